@@ -1,0 +1,190 @@
+"""STFT and the network's feature representations, each with its exact inverse.
+
+One code path serves training, evaluation and inference.
+
+**STFT.** librosa's STFT with a periodic window (Hann by default), ``n_fft=254`` (128 bins), hop
+64 at 16 kHz. Whole signals use ``center=True`` (zero padding of ``n_fft // 2`` on both sides) and
+the inverse is cut to exactly the input length. Training segments use ``center=False`` on
+``(frames - 1) * hop + n_fft`` samples, which gives exactly the frames the whole-signal STFT has at
+the same position, so training sees no padding artefacts that inference would not.
+
+**Reference.** Magnitudes are measured against a fixed full-scale reference ``ref = sum(window)/2``:
+the STFT peak of a full-scale (amplitude 1.0) sinusoid. 0 dB is therefore a full-scale tone. No
+per-clip or per-patch normalisation is ever applied.
+
+**Representations** (``features.representation``):
+
+- ``magnitude`` (1 channel), ``magnitude_scale="db"`` (default):
+  ``f = 1 + max(20*log10(|S|/ref), db_floor) / -db_floor``, so ``db_floor`` (-100 dB) maps to 0
+  and 0 dB to 1; louder than a full-scale tone goes slightly above 1. Exactly invertible above the
+  floor. ``magnitude_scale="power"``: ``f = (|S|/ref) ** power``, exactly invertible everywhere.
+  The phase is not in the features: inversion takes it from another spectrogram (the noisy input).
+- ``complex`` (2 channels): ``c = (|S|/ref) ** power * exp(j*angle(S))`` split into real and
+  imaginary channels (seed 001's compressed real/imaginary input). Exactly invertible alone.
+
+Shapes: waveforms ``(samples,)``; complex spectrograms ``(freq, frames)``; features
+``(freq, frames, channels)``. Leading batch axes are allowed throughout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+import scipy.signal
+
+from noisenil.config import Config, FeatureConfig, StftConfig
+from noisenil.errors import AudioError, ConfigError
+
+_TINY = 1e-12
+
+
+def window(cfg: StftConfig) -> np.ndarray:
+    """The periodic analysis window, ``(n_fft,)`` float64."""
+    return scipy.signal.get_window(cfg.window, cfg.n_fft, fftbins=True)
+
+
+def full_scale_reference(cfg: StftConfig) -> float:
+    """STFT magnitude of a full-scale sinusoid at a bin centre: ``sum(window) / 2``."""
+    return float(np.sum(window(cfg)) / 2.0)
+
+
+def n_frames(n_samples: int, cfg: StftConfig, *, center: bool = True) -> int:
+    """Frames of the STFT of ``n_samples`` samples."""
+    if center:
+        return 1 + n_samples // cfg.hop_length
+    return 0 if n_samples < cfg.n_fft else 1 + (n_samples - cfg.n_fft) // cfg.hop_length
+
+
+def segment_samples(frames: int, cfg: StftConfig) -> int:
+    """Samples whose ``center=False`` STFT has exactly ``frames`` frames."""
+    return (frames - 1) * cfg.hop_length + cfg.n_fft
+
+
+def stft(x: np.ndarray, cfg: StftConfig, *, center: bool = True) -> np.ndarray:
+    """Complex STFT.
+
+    Args:
+        x: Waveform ``(..., samples)``.
+        cfg: STFT settings.
+        center: Zero-pad ``n_fft // 2`` on both sides (whole signals) or not (training segments).
+
+    Returns:
+        complex64 array ``(..., n_fft // 2 + 1, frames)``.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if x.shape[-1] < (1 if center else cfg.n_fft):
+        raise AudioError(f"signal of {x.shape[-1]} samples is too short for an STFT with "
+                         f"n_fft={cfg.n_fft}")
+    return librosa.stft(x, n_fft=cfg.n_fft, hop_length=cfg.hop_length, window=cfg.window,
+                        center=center, pad_mode="constant", dtype=np.complex64)
+
+
+def istft(spec: np.ndarray, cfg: StftConfig, *, length: int) -> np.ndarray:
+    """Inverse of :func:`stft` (``center=True``), cut or padded to exactly ``length`` samples.
+
+    Returns:
+        float32 waveform ``(..., length)``.
+    """
+    y = librosa.istft(spec, n_fft=cfg.n_fft, hop_length=cfg.hop_length, window=cfg.window,
+                      center=True, length=length, dtype=np.float32)
+    return y
+
+
+@dataclass(frozen=True)
+class FeatureTransform:
+    """Maps complex spectrograms to network features and back.
+
+    Args:
+        stft_cfg: STFT settings (they fix the full-scale reference).
+        feature_cfg: Representation settings.
+
+    Example:
+        >>> ft = FeatureTransform.from_config(load_config())
+        >>> feats, spec = ft.analyze(wave)           # (128, frames, 1), (128, frames)
+        >>> wave2 = ft.synthesize(feats, length=len(wave), phase_from=spec)
+    """
+
+    stft_cfg: StftConfig
+    feature_cfg: FeatureConfig
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> FeatureTransform:
+        """Build from a whole :class:`~noisenil.config.Config`."""
+        return cls(cfg.stft, cfg.features)
+
+    @property
+    def channels(self) -> int:
+        """Feature channels: 1 (magnitude) or 2 (complex)."""
+        return self.feature_cfg.channels
+
+    @property
+    def reference(self) -> float:
+        """The fixed full-scale magnitude reference (see the module docstring)."""
+        return full_scale_reference(self.stft_cfg)
+
+    # -- magnitude scale and its inverse -------------------------------------------------------
+    def _compress(self, mag: np.ndarray) -> np.ndarray:
+        fc = self.feature_cfg
+        rel = mag / self.reference
+        if fc.representation == "magnitude" and fc.magnitude_scale == "db":
+            db = 20.0 * np.log10(np.maximum(rel, 10.0 ** (fc.db_floor / 20.0)))
+            return 1.0 + db / -fc.db_floor
+        return rel ** fc.power
+
+    def _expand(self, comp: np.ndarray) -> np.ndarray:
+        fc = self.feature_cfg
+        if fc.representation == "magnitude" and fc.magnitude_scale == "db":
+            return self.reference * 10.0 ** ((comp - 1.0) * -fc.db_floor / 20.0)
+        return self.reference * np.maximum(comp, 0.0) ** (1.0 / fc.power)
+
+    # -- public API ----------------------------------------------------------------------------
+    def encode(self, spec: np.ndarray) -> np.ndarray:
+        """Complex spectrogram ``(..., F, T)`` to features ``(..., F, T, C)`` float32."""
+        mag = np.abs(spec)
+        if self.feature_cfg.representation == "magnitude":
+            return self._compress(mag).astype(np.float32)[..., None]
+        comp = self._compress(mag)
+        unit = spec / np.maximum(mag, _TINY)
+        out = np.empty(spec.shape + (2,), dtype=np.float32)
+        out[..., 0] = comp * unit.real
+        out[..., 1] = comp * unit.imag
+        return out
+
+    def decode(self, features: np.ndarray, *, phase_from: np.ndarray | None = None) -> np.ndarray:
+        """Features ``(..., F, T, C)`` back to a complex spectrogram ``(..., F, T)``.
+
+        Args:
+            features: Output of :meth:`encode` (or of a network).
+            phase_from: Complex spectrogram whose phase is used; required for ``magnitude``
+                features (usually the noisy input's), ignored for ``complex``.
+        """
+        features = np.asarray(features, dtype=np.float32)
+        if features.shape[-1] != self.channels:
+            raise ConfigError(f"features with {features.shape[-1]} channels do not match "
+                              f"features.representation={self.feature_cfg.representation!r}",
+                              key="features.representation")
+        if self.feature_cfg.representation == "magnitude":
+            if phase_from is None:
+                raise ConfigError("magnitude features need phase_from (e.g. the noisy "
+                                  "spectrogram) to be inverted", key="features.representation")
+            mag = self._expand(features[..., 0])
+            unit = phase_from / np.maximum(np.abs(phase_from), _TINY)
+            # Where the phase source is exactly zero there is no phase: use 0 rad.
+            unit = np.where(np.abs(phase_from) > 0, unit, 1.0)
+            return (mag * unit).astype(np.complex64)
+        comp = features[..., 0] + 1j * features[..., 1]
+        cmag = np.abs(comp)
+        unit = np.where(cmag > 0, comp / np.maximum(cmag, _TINY), 1.0)
+        return (self._expand(cmag) * unit).astype(np.complex64)
+
+    def analyze(self, x: np.ndarray, *, center: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Waveform ``(..., samples)`` to ``(features (..., F, T, C), spectrogram (..., F, T))``."""
+        spec = stft(x, self.stft_cfg, center=center)
+        return self.encode(spec), spec
+
+    def synthesize(self, features: np.ndarray, *, length: int,
+                   phase_from: np.ndarray | None = None) -> np.ndarray:
+        """Features back to a waveform of exactly ``length`` samples (see :meth:`decode`)."""
+        return istft(self.decode(features, phase_from=phase_from), self.stft_cfg, length=length)
