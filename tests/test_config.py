@@ -1,0 +1,87 @@
+"""Config loading, overlays, overrides and validation errors that name key and value."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from noisenil.config import Config, load_config, save_config
+from noisenil.errors import ConfigError, NoiseNilError
+from tests.conftest import PROJECT_ROOT
+
+CONFIGS = PROJECT_ROOT / "configs"
+
+
+def test_base_yaml_equals_the_built_in_defaults():
+    """configs/base.yaml documents every key: it must hold exactly the dataclass defaults."""
+    from_file = yaml.safe_load((CONFIGS / "base.yaml").read_text())
+    assert from_file == Config().to_dict()
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.glob("*.yaml")))
+def test_every_shipped_config_loads(name):
+    cfg = load_config(CONFIGS / name)
+    assert cfg.stft.n_bins == 128 or name != "base.yaml"
+
+
+def test_debug_overlay_changes_only_sizes():
+    base, debug = load_config(CONFIGS / "base.yaml"), load_config(CONFIGS / "debug.yaml")
+    assert debug.data.batch_size < base.data.batch_size
+    assert debug.patches.width < base.patches.width
+    assert debug.stft == base.stft
+
+
+def test_overrides_are_yaml_values_and_nested(tmp_path):
+    cfg = load_config(overrides=["data.snr_db=[0, 10]", "data.batch_size=4",
+                                 "augment.noise.clicks.p=1.0", "features.representation=complex"])
+    assert cfg.data.snr_db == [0.0, 10.0]
+    assert cfg.data.batch_size == 4
+    assert cfg.augment.noise["clicks"]["p"] == 1.0
+    assert cfg.features.channels == 2
+
+
+def test_extends_chain_and_save_round_trip(tmp_path):
+    (tmp_path / "a.yaml").write_text("extends: " + str(CONFIGS / "base.yaml") +
+                                     "\ndata: {batch_size: 3}\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\npatches: {width: 64}\n")
+    cfg = load_config(tmp_path / "b.yaml")
+    assert (cfg.data.batch_size, cfg.patches.width) == (3, 64)
+    again = load_config(save_config(cfg, tmp_path / "resolved.yaml"))
+    assert again == cfg
+
+
+@pytest.mark.parametrize("override, key, fragment", [
+    ("data.batch_sise=4", "data.batch_sise", "unknown key"),
+    ("datta.batch_size=4", "datta", "unknown key"),
+    ("data.batch_size=0", "data.batch_size", "positive"),
+    ("data.batch_size=4.5", "data.batch_size", "integer"),
+    ("data.snr_db=[20, 2]", "data.snr_db", "low <= high"),
+    ("data.val_fraction=1.5", "data.val_fraction", "[0, 1)"),
+    ("data.mode=streaming", "data.mode", "one of"),
+    ("data.mode=mixing", "data.clean_dir", "required"),
+    ("data.trim_silence=yes please", "data.trim_silence", "true or false"),
+    ("data.speaker_patterns=['(unclosed']", "data.speaker_patterns[0]", "regular expression"),
+    ("stft.n_fft=255", "stft.n_fft", "even"),
+    ("stft.hop_length=500", "stft.hop_length", "n_fft/2"),
+    ("features.power=0", "features.power", "(0, 1]"),
+    ("patches.height=200", "patches.height", "exceeds"),
+    ("patches.chunk_overlap=400", "patches.chunk_overlap", "chunk_width/2"),
+    ("augment.noise.clickz.p=1", "augment.noise.clickz", "clicks"),
+])
+def test_bad_values_name_key_and_value(override, key, fragment):
+    with pytest.raises(ConfigError) as info:
+        load_config(overrides=[override])
+    assert info.value.key == key
+    assert str(info.value).startswith(key)
+    assert fragment in str(info.value)
+    assert isinstance(info.value, NoiseNilError)
+
+
+def test_malformed_override_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="key.subkey=value"):
+        load_config(overrides=["batch_size"])
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(tmp_path / "list.yaml")
