@@ -30,7 +30,7 @@ def _cmd_quickstart(args: argparse.Namespace) -> int:
     res = run_quickstart(data=args.data, out=args.out, config=args.config,
                          overrides=args.overrides, progress=not args.quiet)
     print(res.summary)
-    print(f"data pipeline: {res.patches_per_second:.0f} patches/s (single process)")
+    print(f"data pipeline: {res.patches_per_second:.0f} patches/s (single process, after warm-up)")
     print(f"results in {res.out_dir}:")
     for name, path in res.files.items():
         print(f"  {name:16s} {path}")
