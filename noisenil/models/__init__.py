@@ -1,0 +1,13 @@
+"""Model families as Keras Tuner HyperModels, and their registry.
+
+``get_hypermodel(name, **overrides)`` and ``list_models()``; each family module registers itself
+on import. Inference needs none of this: a saved ``.keras`` model reloads with
+``keras.saving.load_model`` once :mod:`noisenil.layers` and :mod:`noisenil.metrics` are imported.
+"""
+
+from noisenil.models import dncnn, unet  # noqa: F401  (registers the families)
+from noisenil.models.base import DenoiserHyperModel, compile_denoiser
+from noisenil.models.registry import get_hypermodel, list_models, register_model
+
+__all__ = ["DenoiserHyperModel", "compile_denoiser", "get_hypermodel", "list_models",
+           "register_model"]

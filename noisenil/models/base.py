@@ -1,0 +1,111 @@
+"""The shared HyperModel base and compile step.
+
+A model family provides two things, kept apart (STYLE.md):
+
+- an architecture builder, a plain function returning an uncompiled ``keras.Model`` that maps
+  ``(batch, freq, time, channels)`` to the same shape (no keras_tuner import needed);
+- a :class:`DenoiserHyperModel` subclass whose :meth:`~DenoiserHyperModel.search_space` maps
+  ``hp`` to the builder's keyword arguments in one place (plus ``learning_rate``).
+
+This base pins fixed overrides with ``hp.Fixed``, builds, and compiles with
+:func:`compile_denoiser` (optimizer, loss and metrics from the options).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import keras
+import keras_tuner
+
+from noisenil.errors import ConfigError
+from noisenil.losses import get_loss
+from noisenil.metrics import SNR
+
+
+def compile_denoiser(model: keras.Model, *, learning_rate: float = 1e-3, loss: str = "log_cosh",
+                     beta_1: float = 0.9, beta_2: float = 0.999,
+                     metrics: Sequence[str] = ("snr",)) -> keras.Model:
+    """Compile ``model`` with Adam, a named loss and the SNR metric.
+
+    Args:
+        model: An uncompiled model from a builder.
+        learning_rate: Adam's learning rate.
+        loss: ``"log_cosh"``, ``"l1"`` or ``"mse"``.
+        beta_1: Adam's first-moment decay.
+        beta_2: Adam's second-moment decay.
+        metrics: Metric names; ``"snr"`` is :class:`~noisenil.metrics.SNR`.
+
+    Returns:
+        The same model, compiled.
+    """
+    known = {"snr": SNR}
+    unknown = [m for m in metrics if m not in known]
+    if unknown:
+        raise ConfigError(f"model.metrics={list(metrics)!r}: unknown {unknown}; "
+                          f"choose from {sorted(known)}", key="model.metrics")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2),
+                  loss=get_loss(loss), metrics=[known[m]() for m in metrics])
+    return model
+
+
+class DenoiserHyperModel(keras_tuner.HyperModel):
+    """Base of every registered model family.
+
+    Args:
+        channels: Input/output channels: 1 (magnitude) or 2 (complex).
+        loss: Loss name (see :mod:`noisenil.losses`).
+        metrics: Metric names.
+        **fixed: Hyperparameters pinned to a value with ``hp.Fixed`` (e.g. ``depth=5``).
+
+    Subclasses set :attr:`builder` and :attr:`tiny`, and implement :meth:`search_space`.
+    """
+
+    family: ClassVar[str] = ""
+    #: The architecture builder (a plain function returning an uncompiled model).
+    builder: ClassVar[Callable[..., keras.Model]]
+    #: Fixed hyperparameters giving a tiny network, for tests and smoke runs.
+    tiny: ClassVar[dict[str, Any]] = {}
+    #: Adam moments (seed 001 uses 0.5 / 0.9 for its model).
+    adam_betas: ClassVar[tuple[float, float]] = (0.9, 0.999)
+
+    def __init__(self, *, channels: int = 1, loss: str = "log_cosh",
+                 metrics: Sequence[str] = ("snr",), **fixed):
+        super().__init__(name=self.family)
+        if channels not in (1, 2):
+            raise ConfigError(f"channels={channels!r}: must be 1 (magnitude) or 2 (complex)",
+                              key="features.representation")
+        get_loss(loss)  # validate early
+        self.channels, self.loss, self.metrics = channels, loss, tuple(metrics)
+        valid = self.hyperparameter_names()
+        unknown = sorted(set(fixed) - set(valid))
+        if unknown:
+            raise ConfigError(f"{self.family}: unknown hyperparameter(s) {unknown}; "
+                              f"valid: {valid}", key="model.hparams")
+        self.fixed = dict(fixed)
+
+    def search_space(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
+        """Declare the search space on ``hp``; return the builder kwargs plus ``learning_rate``."""
+        raise NotImplementedError
+
+    def hyperparameter_names(self) -> list[str]:
+        """Names declared by :meth:`search_space`."""
+        hp = keras_tuner.HyperParameters()
+        self.search_space(hp)
+        return [p.name for p in hp.space]
+
+    def defaults(self) -> dict[str, Any]:
+        """Builder kwargs (plus ``learning_rate``) at the default hyperparameters."""
+        return self.search_space(keras_tuner.HyperParameters())
+
+    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        """Build and compile the network for ``hp`` (fixed overrides pinned first)."""
+        for name, value in self.fixed.items():
+            hp.Fixed(name, value)
+        kwargs = self.search_space(hp)
+        learning_rate = kwargs.pop("learning_rate")
+        model = type(self).builder(channels=self.channels, **kwargs)
+        beta_1, beta_2 = self.adam_betas
+        return compile_denoiser(model, learning_rate=learning_rate, loss=self.loss,
+                                beta_1=beta_1, beta_2=beta_2, metrics=self.metrics)

@@ -1,0 +1,75 @@
+"""``unet``: the seed-004 Kaggle baseline U-Net (128x128 spectrogram denoiser).
+
+Four levels of two 3x3 convolutions with LeakyReLU and 2x2 max pooling, filters doubling from 16;
+dropout before the last pooling and after the 256-filter bottleneck; a decoder of 2x up-sampling,
+2x2 convolution, skip concatenation and two 3x3 convolutions; a 3x3 convolution with 2 filters and
+a 1x1 convolution to the output channels. 1.94 M parameters at the defaults.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from noisenil.layers import CropToReference, PadToMultiple
+from noisenil.models.base import DenoiserHyperModel
+from noisenil.models.registry import register_model
+
+
+def _conv(x, filters: int, kernel: int = 3, slope: float = 0.2):
+    x = layers.Conv2D(filters, kernel, padding="same", kernel_initializer="he_normal")(x)
+    return layers.LeakyReLU(negative_slope=slope)(x)
+
+
+def build_unet(*, channels: int = 1, base_filters: int = 16, depth: int = 4,
+               dropout: float = 0.5, negative_slope: float = 0.2) -> keras.Model:
+    """The seed-004 U-Net, fully convolutional.
+
+    Args:
+        channels: Input and output channels (1 magnitude, 2 complex).
+        base_filters: Filters of the first level; doubled at every level.
+        depth: Number of poolings (the input is padded to a multiple of ``2**depth``).
+        dropout: Dropout rate before the last pooling and after the bottleneck.
+        negative_slope: LeakyReLU slope.
+
+    Returns:
+        Uncompiled model, ``(batch, freq, time, channels)`` -> same shape.
+    """
+    inputs = keras.Input((None, None, channels), name="noisy")
+    x = PadToMultiple(2 ** depth)(inputs)
+    skips, filters = [], base_filters
+    for level in range(depth):
+        x = _conv(_conv(x, filters, slope=negative_slope), filters, slope=negative_slope)
+        if level == depth - 1 and dropout > 0:
+            x = layers.Dropout(dropout)(x)
+        skips.append(x)
+        x = layers.MaxPooling2D(2)(x)
+        filters *= 2
+    x = _conv(_conv(x, filters, slope=negative_slope), filters, slope=negative_slope)
+    if dropout > 0:
+        x = layers.Dropout(dropout)(x)
+    for skip in reversed(skips):
+        filters //= 2
+        x = _conv(layers.UpSampling2D(2)(x), filters, kernel=2, slope=negative_slope)
+        x = layers.Concatenate()([skip, x])
+        x = _conv(_conv(x, filters, slope=negative_slope), filters, slope=negative_slope)
+    x = _conv(x, 2, slope=negative_slope)
+    x = layers.Conv2D(channels, 1, name="clean")(x)
+    outputs = CropToReference()([x, inputs])
+    return keras.Model(inputs, outputs, name="unet")
+
+
+@register_model("unet")
+class UNetHyperModel(DenoiserHyperModel):
+    """Search space of the seed-004 U-Net: width, depth, dropout, learning rate."""
+
+    builder = staticmethod(build_unet)
+    tiny = {"base_filters": 4, "depth": 2}
+
+    def search_space(self, hp):
+        return dict(
+            base_filters=hp.Choice("base_filters", [8, 16, 32], default=16),
+            depth=hp.Int("depth", 3, 5, default=4),
+            dropout=hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.5),
+            learning_rate=hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3),
+        )

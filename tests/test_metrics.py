@@ -1,0 +1,38 @@
+"""The SNR training metric: known values, silent patches, accumulation."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from noisenil.metrics import SNR
+
+
+def value(metric) -> float:
+    return float(keras.ops.convert_to_numpy(metric.result()))
+
+
+def test_snr_known_value_and_accumulation(rng):
+    y = rng.standard_normal((4, 16, 16, 1)).astype(np.float32)
+    err = rng.standard_normal(y.shape).astype(np.float32)
+    err *= np.sqrt(np.sum(y ** 2) / np.sum(err ** 2) / 10 ** (12.5 / 10))  # exactly 12.5 dB
+    m = SNR()
+    m.update_state(y, y + err)
+    assert value(m) == pytest.approx(12.5, abs=1e-3)
+    m.update_state(y, y + err)  # the same batch again: same ratio
+    assert value(m) == pytest.approx(12.5, abs=1e-3)
+    m.reset_state()
+    m.update_state(y, y)
+    assert value(m) > 90
+
+
+def test_snr_is_finite_on_silent_patches(rng):
+    m = SNR()
+    silent = np.zeros((2, 8, 8, 1), np.float32)
+    m.update_state(silent, silent)
+    assert np.isfinite(value(m))
+    m.update_state(silent, silent + 0.1)
+    m.update_state(np.ones_like(silent), np.ones_like(silent))
+    assert np.isfinite(value(m)) and value(m) > 0
+    assert SNR.from_config(m.get_config()).name == "snr"

@@ -1,0 +1,129 @@
+"""Every registered model: shapes, finiteness, learning, config and .keras round trips, tuning.
+
+Parametrized over ``list_models()``: a new family inherits every test by registering itself and
+declaring its ``tiny`` hyperparameters.
+"""
+
+from __future__ import annotations
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+import noisenil.layers  # noqa: F401  (registers the custom layers for loading)
+import noisenil.metrics  # noqa: F401
+from noisenil.errors import ConfigError
+from noisenil.models import get_hypermodel, list_models
+
+MODELS = list_models()
+#: Published-size parameter counts (DESIGN.md measured facts).
+DEFAULT_PARAMS = {"dncnn": 558_017, "unet": 1_941_093}
+
+
+def tiny_model(name: str, channels: int = 1) -> keras.Model:
+    hm = get_hypermodel(name, channels=channels, **get_hypermodel(name).tiny)
+    return hm.build(kt.HyperParameters())
+
+
+def batch(shape, seed=0):
+    return np.random.default_rng(seed).random(shape, dtype=np.float32)
+
+
+def test_registry_has_the_baselines_and_rejects_unknown_names():
+    assert {"dncnn", "unet"} <= set(MODELS)
+    with pytest.raises(ConfigError, match=r"model.name='unnet': unknown model; choose one of \["):
+        get_hypermodel("unnet")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_default_build_is_the_published_size(name):
+    model = get_hypermodel(name).build(kt.HyperParameters())
+    assert model.input_shape == (None, None, None, 1)
+    if name in DEFAULT_PARAMS:
+        assert model.count_params() == DEFAULT_PARAMS[name]
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("channels", [1, 2])
+def test_output_shape_equals_input_for_patches_and_chunks(name, channels):
+    model = tiny_model(name, channels)
+    for shape in [(2, 128, 128, channels), (1, 128, 200, channels), (1, 37, 53, channels)]:
+        y = model(batch(shape), training=False)
+        assert tuple(y.shape) == shape
+        assert np.all(np.isfinite(keras.ops.convert_to_numpy(y)))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_few_steps_lower_the_loss_on_a_fixed_batch(name):
+    model = tiny_model(name)
+    x = batch((4, 32, 32, 1), seed=1)
+    y = x * 0.5  # a learnable mapping
+    before = model.evaluate(x, y, verbose=0, return_dict=True)
+    for _ in range(8):
+        model.train_on_batch(x, y)
+    after = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert after["loss"] < before["loss"]
+    assert after["snr"] > before["snr"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_get_config_round_trip(name):
+    model = tiny_model(name, channels=2)
+    clone = keras.Model.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    x = batch((1, 32, 48, 2))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(clone(x)),
+                               keras.ops.convert_to_numpy(model(x)), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_keras_file_reloads_in_safe_mode_without_custom_objects(name, tmp_path):
+    model = tiny_model(name)
+    x = batch((2, 32, 40, 1))
+    model.train_on_batch(x, x * 0.5)  # non-trivial weights and optimizer state
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-5)
+    assert loaded.count_params() == model.count_params()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_hypermodel_defaults_and_fixed_overrides(name):
+    hm = get_hypermodel(name)
+    defaults = hm.defaults()
+    assert defaults["learning_rate"] == pytest.approx(1e-3)
+    tiny = get_hypermodel(name, **hm.tiny)
+    hp = kt.HyperParameters()
+    tiny.build(hp)
+    for key, value in hm.tiny.items():
+        assert hp.get(key) == value
+    others = set(hm.hyperparameter_names()) - set(hm.tiny)
+    assert all(hp.get(k) == defaults[k] for k in others if k in defaults)
+    with pytest.raises(ConfigError, match="unknown hyperparameter"):
+        get_hypermodel(name, no_such_knob=3)
+    with pytest.raises(ConfigError, match="channels=3"):
+        get_hypermodel(name, channels=3)
+    with pytest.raises(ConfigError, match="model.loss='huber'"):
+        get_hypermodel(name, loss="huber")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_one_trial_random_search_completes_with_val_snr(name, tmp_path):
+    hm = get_hypermodel(name, **get_hypermodel(name).tiny)
+    tuner = kt.RandomSearch(hm, objective=kt.Objective("val_snr", "max"), max_trials=1,
+                            directory=str(tmp_path), project_name=name, seed=0)
+    x, y = batch((8, 32, 32, 1)), batch((8, 32, 32, 1), seed=2)
+    tuner.search(x, y, validation_data=(x, y), epochs=1, batch_size=4, verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    assert [t.status for t in trials] == ["COMPLETED"]
+    assert np.isfinite(trials[0].score)
+
+
+@pytest.mark.parametrize("loss", ["log_cosh", "l1", "mse"])
+def test_losses_are_selectable(loss):
+    model = get_hypermodel("dncnn", loss=loss, depth=3, filters=4).build(kt.HyperParameters())
+    assert type(model.loss).__name__ in {"LogCosh", "MeanAbsoluteError", "MeanSquaredError"}
+    assert np.isfinite(model.evaluate(batch((2, 16, 16, 1)), batch((2, 16, 16, 1)), verbose=0)[0])
