@@ -421,6 +421,9 @@ def build_datasets(cfg: Config, *, progress: bool = True) -> DataBundle:
             noise = noise_splits["train"]
         return MixingSource(splits[split], noise, store, cfg, length=length, augment=augment)
 
+    if d.use_multiprocessing and keras.backend.backend() == "jax":
+        logger.warning("data.use_multiprocessing=true forks worker processes, which can deadlock "
+                       "with the JAX backend; prefer threads (data.use_multiprocessing=false)")
     transform = FeatureTransform.from_config(cfg)
     common = dict(height=p.height, width=p.width, batch_size=d.batch_size)
     train = PatchDataset(source("train", True), transform, n_patches=d.train_patches,
