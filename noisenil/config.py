@@ -26,9 +26,6 @@ import yaml
 
 from noisenil.errors import ConfigError
 
-Number = float  # YAML ints are accepted where floats are expected.
-
-
 def _fail(key: str, value: Any, why: str) -> typing.NoReturn:
     raise ConfigError(f"{key}={value!r}: {why}", key=key)
 

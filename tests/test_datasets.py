@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from noisenil.config import load_config
-from noisenil.datasets import AudioStore, MixingSource, build_datasets, to_tf_dataset
+from noisenil.datasets import AudioStore, MixingSource, build_datasets
 from noisenil.errors import DatasetError
 from noisenil.features import segment_samples
 from noisenil.mixing import snr_db

@@ -18,4 +18,5 @@ from noisenil.demo.corpus import (
     make_demo_corpus,
 )
 
-__all__ = ["DemoCorpus", "make_demo_corpus", "NOISE_KINDS", "SPEAKER_PATTERN", "HELD_OUT_SPEAKERS"]
+__all__ = ["DemoCorpus", "make_demo_corpus", "NOISE_KINDS", "SPEAKER_PATTERN", "HELD_OUT_SPEAKERS",
+           "GENERATOR_VERSION", "CLEAN_PEAK_DBFS", "MAX_PEAK_DBFS", "NOISE_RMS_DBFS"]
