@@ -102,12 +102,13 @@ class AudioStore:
 
 
 def _crop_or_pad(x: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
-    """A random ``length``-sample segment; shorter signals are zero-padded at a random place."""
+    """A random ``length``-sample segment along axis 0 of ``(samples, ...)``; shorter signals are
+    zero-padded at a random place."""
     n = x.shape[0]
     if n >= length:
         start = int(rng.integers(0, n - length + 1))
         return x[start:start + length]
-    out = np.zeros(length, dtype=np.float32)
+    out = np.zeros((length,) + x.shape[1:], dtype=np.float32)
     start = int(rng.integers(0, length - n + 1))
     out[start:start + n] = x
     return out

@@ -192,3 +192,25 @@ def test_real_fixtures_mix_at_every_rate(audio_dir):
     for i in range(len(bundle.train)):
         x, y = bundle.train[i]
         assert x.shape == (4, 32, 32, 1) and np.all(np.isfinite(x))
+
+
+def test_paired_files_shorter_than_a_segment_are_padded(tmp_path):
+    """A pair shorter than one training segment is zero-padded, both sides alike."""
+    rng = np.random.default_rng(0)
+    for d in ("clean", "noisy"):
+        (tmp_path / d).mkdir()
+    for i in range(3):
+        clean = (0.1 * rng.standard_normal(900)).astype(np.float32)  # < 1 segment (2238 samples)
+        sf.write(str(tmp_path / "clean" / f"p1_00{i}.wav"), clean, 16000, subtype="FLOAT")
+        sf.write(str(tmp_path / "noisy" / f"p1_00{i}.wav"), clean + 0.05, 16000, subtype="FLOAT")
+    cfg = load_config(DEBUG, overrides=["data.mode=paired", f"data.clean_dir={tmp_path / 'clean'}",
+                                        f"data.noisy_dir={tmp_path / 'noisy'}",
+                                        "data.val_fraction=0", "data.level_db=[0, 0]"])
+    bundle = build_datasets(cfg, progress=False)
+    noisy, clean = bundle.train.source.draw(np.random.default_rng(1))
+    assert noisy.shape == clean.shape == (segment_samples(32, cfg.stft),)
+    support = clean != 0
+    assert 890 <= support.sum() <= 900  # the 900 clean samples, zero padding around them
+    np.testing.assert_allclose(noisy[support] - clean[support], 0.05, atol=1e-6)
+    assert np.all(noisy[~support] == 0)
+    assert bundle.train[0][0].shape == (4, 32, 32, 1)
