@@ -46,6 +46,7 @@ import scipy.fft
 import scipy.signal
 
 from noisenil.errors import AudioError, ConfigError
+from noisenil.mixing import power as _power
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +67,6 @@ def _audio(x: Any) -> np.ndarray:
     if x.ndim != 1:
         raise AudioError(f"audio must be a 1-D mono array, got shape {x.shape}")
     return x
-
-
-def _power(x: np.ndarray) -> float:
-    return float(np.mean(np.square(x, dtype=np.float64))) if x.size else 0.0
 
 
 def _scale_to_rms(y: np.ndarray, rms: float) -> np.ndarray:
