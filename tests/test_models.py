@@ -56,15 +56,15 @@ def test_output_shape_equals_input_for_patches_and_chunks(name, channels):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch(name):
+    # Training-mode figures from train_on_batch: inference-mode batch-norm statistics barely move
+    # in 10 steps, so evaluate() would measure the moving averages, not learning.
+    keras.utils.set_random_seed(0)
     model = tiny_model(name)
     x = batch((4, 32, 32, 1), seed=1)
     y = x * 0.5  # a learnable mapping
-    before = model.evaluate(x, y, verbose=0, return_dict=True)
-    for _ in range(8):
-        model.train_on_batch(x, y)
-    after = model.evaluate(x, y, verbose=0, return_dict=True)
-    assert after["loss"] < before["loss"]
-    assert after["snr"] > before["snr"]
+    history = [model.train_on_batch(x, y, return_dict=True) for _ in range(10)]
+    assert history[-1]["loss"] < 0.9 * history[0]["loss"]
+    assert history[-1]["snr"] > history[0]["snr"] + 0.5
 
 
 @pytest.mark.parametrize("name", MODELS)
