@@ -28,22 +28,45 @@ from noisenil.models import get_hypermodel, list_models
 CONV_TYPES = (keras.layers.Conv2D, keras.layers.Conv2DTranspose)
 
 
+def _conv_macs(layer, out_h: int, out_w: int) -> float:
+    kh, kw, a, b = layer.kernel.shape
+    if isinstance(layer, keras.layers.Conv2DTranspose):
+        # kernel (kh, kw, out, in): every input position spreads kh*kw*out MACs per in-channel
+        return kh * kw * a * b * (out_h // layer.strides[0]) * (out_w // layer.strides[1])
+    return kh * kw * a * b * out_h * out_w
+
+
 def conv_flops(model: keras.Model, patch: np.ndarray) -> float:
-    """FLOPs (2 x multiply-adds) of the model's 2-D convolutions on one patch."""
-    convs = [layer for layer in model._flatten_layers() if isinstance(layer, CONV_TYPES)]
-    probe = keras.Model(model.inputs, [layer.output for layer in convs])
-    outs = probe.predict(patch, verbose=0)
+    """FLOPs (2 x multiply-adds) of the model's 2-D convolutions on one patch.
+
+    Top-level convolutions are sized from their real outputs; nested models (the ResNet encoder)
+    are counted recursively on the input they receive; convolutions inside custom layers (the
+    SAM's stride-1 "same" convolutions) at the resolution of that layer's first output.
+    """
+    probes, tensors = [], []
+    for layer in model.layers:
+        if isinstance(layer, CONV_TYPES):
+            probes.append(("conv", layer))
+            tensors.append(layer.output)
+        elif isinstance(layer, keras.Model):
+            probes.append(("model", layer))
+            tensors.append(layer._inbound_nodes[0].input_tensors[0])  # what the encoder receives
+        elif any(isinstance(sub, CONV_TYPES) for sub in layer._flatten_layers(include_self=False)):
+            probes.append(("custom", layer))
+            out = layer.output
+            tensors.append(out[0] if isinstance(out, (list, tuple)) else out)
+    outs = keras.Model(model.inputs, tensors).predict(patch, verbose=0)
     outs = outs if isinstance(outs, list) else [outs]
     total = 0.0
-    for layer, out in zip(convs, outs):
-        kh, kw, cin_or_out, cout_or_in = layer.kernel.shape
-        if isinstance(layer, keras.layers.Conv2DTranspose):
-            # kernel (kh, kw, out, in): every input position spreads kh*kw*out MACs per in-channel
-            h, w = out.shape[1] // layer.strides[0], out.shape[2] // layer.strides[1]
-            macs = kh * kw * cin_or_out * cout_or_in * h * w
+    for (kind, layer), out in zip(probes, outs):
+        if kind == "conv":
+            total += 2.0 * _conv_macs(layer, out.shape[1], out.shape[2])
+        elif kind == "model":
+            total += conv_flops(layer, out)
         else:
-            macs = kh * kw * cin_or_out * cout_or_in * out.shape[1] * out.shape[2]
-        total += 2.0 * macs
+            total += sum(2.0 * _conv_macs(sub, out.shape[1], out.shape[2])
+                         for sub in layer._flatten_layers(include_self=False)
+                         if isinstance(sub, CONV_TYPES))
     return total
 
 

@@ -238,6 +238,26 @@ class DataConfig:
 
 
 @dataclass
+class ModelConfig:
+    """The network to build (see :mod:`noisenil.models`).
+
+    Attributes:
+        name: A registered model family: ``unet`` (seed-004 baseline, the fastest on CPU),
+            ``dncnn``, ``resnet_unet`` or ``two_stage_unet``. Checked against the registry when a
+            model is built (:func:`noisenil.models.hypermodel_from_config`), before any training.
+        loss: ``log_cosh`` (default), ``l1`` or ``mse``; the two-stage model sums it over both
+            stages.
+        hparams: Hyperparameters pinned to a value (e.g. ``{depth: 12}``) and builder options
+            (``resnet_unet``: ``backbone``, ``weights``); the others take the family's defaults
+            in ``train`` and are searched in ``tune``.
+    """
+
+    name: str = "unet"
+    loss: Literal["log_cosh", "l1", "mse"] = "log_cosh"
+    hparams: dict = field(default_factory=dict)
+
+
+@dataclass
 class AugmentConfig:
     """Augmentation groups; each maps an augmentation name to ``{p: ..., <ranges>}``.
 
@@ -272,6 +292,7 @@ class Config:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     patches: PatchConfig = field(default_factory=PatchConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self):

@@ -36,3 +36,24 @@ def test_snr_is_finite_on_silent_patches(rng):
     m.update_state(np.ones_like(silent), np.ones_like(silent))
     assert np.isfinite(value(m)) and value(m) > 0
     assert SNR.from_config(m.get_config()).name == "snr"
+
+
+def test_ssim_matches_scikit_image_and_is_one_for_identical_patches(rng):
+    from skimage.metrics import structural_similarity
+
+    from noisenil.metrics import SSIM
+
+    y = rng.random((3, 32, 40, 1)).astype(np.float32)
+    p = np.clip(y + 0.4 * rng.standard_normal(y.shape), 0, 1).astype(np.float32)
+    m = SSIM()
+    m.update_state(y, y)
+    assert value(m) == pytest.approx(1.0, abs=1e-5)
+    m.reset_state()
+    m.update_state(y[:2], p[:2])
+    m.update_state(y[2:], p[2:])  # accumulates over batches: the mean over all 3 patches
+    expected = np.mean([structural_similarity(y[i, ..., 0], p[i, ..., 0], data_range=1.0,
+                                              gaussian_weights=True, sigma=1.5,
+                                              use_sample_covariance=False) for i in range(3)])
+    assert 0.1 < expected < 0.9
+    assert value(m) == pytest.approx(expected, abs=1e-4)
+    assert SSIM.from_config(m.get_config()).data_range == 1.0

@@ -5,9 +5,14 @@ on import. Inference needs none of this: a saved ``.keras`` model reloads with
 ``keras.saving.load_model`` once :mod:`noisenil.layers` and :mod:`noisenil.metrics` are imported.
 """
 
-from noisenil.models import dncnn, unet  # noqa: F401  (registers the families)
+from noisenil.models import dncnn, resnet_unet, two_stage_unet, unet  # noqa: F401  (registers the families)
 from noisenil.models.base import DenoiserHyperModel, compile_denoiser
-from noisenil.models.registry import get_hypermodel, list_models, register_model
+from noisenil.models.registry import (
+                                      get_hypermodel,
+                                      hypermodel_from_config,
+                                      list_models,
+                                      register_model,
+)
 
-__all__ = ["DenoiserHyperModel", "compile_denoiser", "get_hypermodel", "list_models",
-           "register_model"]
+__all__ = ["DenoiserHyperModel", "compile_denoiser", "get_hypermodel", "hypermodel_from_config",
+           "list_models", "register_model"]

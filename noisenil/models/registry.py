@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from noisenil.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from noisenil.config import Config
     from noisenil.models.base import DenoiserHyperModel
 
 _REGISTRY: dict[str, type] = {}
@@ -47,3 +48,14 @@ def get_hypermodel(name: str, **overrides) -> DenoiserHyperModel:
         raise ConfigError(f"model.name={name!r}: unknown model; choose one of {list_models()}",
                           key="model.name")
     return _REGISTRY[name](**overrides)
+
+
+def hypermodel_from_config(cfg: Config) -> DenoiserHyperModel:
+    """The HyperModel a configuration names: ``model.name`` with ``model.loss``,
+    ``model.hparams`` pinned, and the channels of ``features.representation``.
+
+    Raises:
+        ConfigError: Unknown model name or hyperparameter (before anything is built).
+    """
+    return get_hypermodel(cfg.model.name, channels=cfg.features.channels, loss=cfg.model.loss,
+                          **cfg.model.hparams)
