@@ -61,6 +61,18 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
     return 1 if bundle.bad or bundle.unpaired else 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from noisenil.training import train_from_files
+
+    res = train_from_files(args.config, args.overrides, run_dir=args.run_dir,
+                           progress=not args.quiet)
+    if res.resumed_from:
+        print(f"resumed after epoch {res.resumed_from}")
+    print(f"{res.epochs_done} epochs; best {res.monitor} {res.best:.3f}")
+    print(f"model: {res.model_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and tests)."""
     parser = argparse.ArgumentParser(prog="noisenil", description=__doc__.splitlines()[0])
@@ -74,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="noisenil_quickstart", help="results folder")
     _add_config_args(p)
     p.set_defaults(func=_cmd_quickstart)
+
+    p = sub.add_parser("train", help="train one model with fixed hyperparameters "
+                                     "(rerun on the same run folder to resume)")
+    _add_config_args(p)
+    p.add_argument("--run-dir", help="run folder (default: train.run_dir)")
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("demo-data", help="generate the synthetic demo corpus")
     p.add_argument("folder")

@@ -258,6 +258,69 @@ class ModelConfig:
 
 
 @dataclass
+class TrainConfig:
+    """One training run (``noisenil train``; the tuner reuses the schedule and callbacks).
+
+    Attributes:
+        run_dir: Folder of the run: checkpoints, logs, the resolved config, the final model.
+            Rerunning on the same folder resumes from its last completed epoch.
+        epochs: Epochs in total (a resumed run continues up to this number).
+        monitor: Metric that selects the best checkpoint, drives early stopping and the plateau
+            schedule (``val_snr``; without a validation set its training twin, ``snr``).
+        monitor_mode: ``max``, ``min``, or ``auto`` (``max`` for SNR/SSIM, else ``min``).
+        early_stopping_patience: Epochs without improvement before stopping (0: never).
+        lr_schedule: ``plateau`` (divide by ``1/plateau_factor`` after ``plateau_patience``
+            epochs without improvement), ``step`` (seed 001: multiply by ``lr_step_factor``
+            every ``lr_step_epochs``), or ``constant``.
+        lr_step_epochs: Epochs between steps of the ``step`` schedule.
+        lr_step_factor: Factor of each step (seed 001: 0.1).
+        plateau_patience: Epochs without improvement before the ``plateau`` schedule acts.
+        plateau_factor: Factor applied to the learning rate on a plateau.
+        min_learning_rate: Floor of the ``plateau`` schedule.
+        strategy: ``none`` or ``mirrored`` (``tf.distribute.MirroredStrategy`` over every local
+            GPU, TensorFlow only; the global batch is ``data.batch_size`` x replicas).
+        precision: ``float32`` or ``mixed_float16`` (T4 GPUs; 8-11x slower on CPU).
+        seed: Seed of weight initialisation and dropout (``keras.utils.set_random_seed``).
+        tensorboard: Write TensorBoard logs under ``run_dir/logs``.
+    """
+
+    run_dir: str = "runs/train"
+    epochs: int = 50
+    monitor: str = "val_snr"
+    monitor_mode: Literal["auto", "max", "min"] = "auto"
+    early_stopping_patience: int = 10
+    lr_schedule: Literal["plateau", "step", "constant"] = "plateau"
+    lr_step_epochs: int = 20
+    lr_step_factor: float = 0.1
+    plateau_patience: int = 3
+    plateau_factor: float = 0.5
+    min_learning_rate: float = 1e-6
+    strategy: Literal["none", "mirrored"] = "none"
+    precision: Literal["float32", "mixed_float16"] = "float32"
+    seed: int = 0
+    tensorboard: bool = True
+
+    def __post_init__(self):
+        for name in ("epochs", "lr_step_epochs", "plateau_patience"):
+            if getattr(self, name) < 1:
+                _fail(f"train.{name}", getattr(self, name), "must be a positive integer")
+        if self.early_stopping_patience < 0:
+            _fail("train.early_stopping_patience", self.early_stopping_patience, "must be >= 0")
+        for name in ("lr_step_factor", "plateau_factor"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                _fail(f"train.{name}", getattr(self, name), "must be in (0, 1)")
+        if not self.run_dir:
+            _fail("train.run_dir", self.run_dir, "must name a folder")
+
+    @property
+    def mode(self) -> str:
+        """``max`` or ``min`` for :attr:`monitor`."""
+        if self.monitor_mode != "auto":
+            return self.monitor_mode
+        return "max" if any(k in self.monitor for k in ("snr", "ssim")) else "min"
+
+
+@dataclass
 class AugmentConfig:
     """Augmentation groups; each maps an augmentation name to ``{p: ..., <ranges>}``.
 
@@ -293,6 +356,7 @@ class Config:
     patches: PatchConfig = field(default_factory=PatchConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self):

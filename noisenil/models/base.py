@@ -112,11 +112,15 @@ class DenoiserHyperModel(keras_tuner.HyperModel):
         """Builder kwargs (plus ``learning_rate``) at the default hyperparameters."""
         return self.search_space(keras_tuner.HyperParameters())
 
-    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
-        """Build and compile the network for ``hp`` (fixed overrides pinned first)."""
+    def declare(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
+        """Pin the fixed overrides on ``hp``, declare the search space, return its values."""
         for name, value in self.fixed.items():
             hp.Fixed(name, value)
-        kwargs = self.search_space(hp)
+        return self.search_space(hp)
+
+    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        """Build and compile the network for ``hp`` (fixed overrides pinned first)."""
+        kwargs = self.declare(hp)
         learning_rate = kwargs.pop("learning_rate")
         kwargs.pop("freeze_epochs", None)  # a training schedule, not an architecture argument
         model = type(self).builder(channels=self.channels, **self.chosen, **kwargs)

@@ -1,0 +1,308 @@
+"""Training one model: ``noisenil train`` and :func:`train`.
+
+A run lives in one folder (``train.run_dir``)::
+
+    config.yaml     the resolved configuration
+    last.keras      the model after the last completed epoch, with its optimizer state
+    state.json      completed epochs and the best monitored value so far
+    best.keras      the best model by ``train.monitor`` (``val_snr`` by default)
+    history.csv     one row per epoch (appended across resumptions)
+    logs/           TensorBoard logs
+    model.keras     the final model (the best checkpoint), written when the run ends
+
+Rerunning on the same folder resumes after the last completed epoch, with the optimizer state,
+the learning rate and the best value so far (a killed run loses at most the epoch in flight).
+Callbacks: best-model checkpoint, early stopping, the learning-rate schedule (reduce on plateau,
+or seed 001's step decay), ``TerminateOnNaN``, CSV and TensorBoard logs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+
+from noisenil.config import Config, load_config, save_config
+from noisenil.errors import ConfigError
+from noisenil.models import hypermodel_from_config
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "state.json"
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` produced.
+
+    Attributes:
+        run_dir: The run folder.
+        model_path: The final ``.keras`` model (the best checkpoint).
+        history: Every epoch's logs, resumed epochs included (``{"loss": [...], ...}``).
+        best: The best value of ``monitor``.
+        monitor: The metric that selected the model.
+        epochs_done: Epochs completed in total.
+        resumed_from: Epochs already done when this call started (0 for a fresh run).
+    """
+
+    run_dir: Path
+    model_path: Path
+    history: dict[str, list[float]] = field(default_factory=dict)
+    best: float = math.nan
+    monitor: str = "val_snr"
+    epochs_done: int = 0
+    resumed_from: int = 0
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".partial")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)  # atomic: a kill never leaves a half-written state
+
+
+def _save_model(model: keras.Model, path: Path) -> None:
+    tmp = path.with_name(path.stem + ".partial.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+class RunState(keras.callbacks.Callback):
+    """Saves ``last.keras`` and ``state.json`` after every epoch (in that order), and logs it.
+
+    Args:
+        run_dir: The run folder.
+        monitor: Metric to track.
+        mode: ``max`` or ``min``.
+        best: Best value so far (from an earlier, resumed part of the run).
+    """
+
+    def __init__(self, run_dir: Path, monitor: str, mode: str, best: float | None = None):
+        super().__init__()
+        self.run_dir, self.monitor, self.mode = Path(run_dir), monitor, mode
+        self.best = best
+
+    def _better(self, value: float) -> bool:
+        if value is None or math.isnan(value):
+            return False
+        if self.best is None:
+            return True
+        return value > self.best if self.mode == "max" else value < self.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        value = None if value is None else float(value)
+        if self._better(value):
+            self.best = value
+        _save_model(self.model, self.run_dir / "last.keras")
+        _write_json(self.run_dir / STATE_FILE, {"epochs_done": epoch + 1, "best": self.best,
+                                                 "monitor": self.monitor, "mode": self.mode})
+        shown = ", ".join(f"{k} {float(v):.4g}" for k, v in logs.items()
+                          if isinstance(v, (int, float)) or hasattr(v, "__float__"))
+        logger.info("epoch %d: %s", epoch + 1, shown)
+
+
+class LogLearningRate(keras.callbacks.Callback):
+    """Adds the learning rate the epoch ran with to its logs (``learning_rate``)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            rate = self.model.optimizer.learning_rate
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
+
+
+def step_decay(base_rate: float, factor: float, every: int):
+    """Seed 001's schedule: ``base_rate * factor ** (epoch // every)``."""
+    def schedule(epoch: int, _rate: float) -> float:
+        return float(base_rate * factor ** (epoch // every))
+
+    return schedule
+
+
+def training_callbacks(cfg: Config, run_dir: Path, *, monitor: str, learning_rate: float,
+                       best: float | None = None) -> list[keras.callbacks.Callback]:
+    """The callbacks of a run (also used for every tuner trial).
+
+    Args:
+        cfg: The configuration (``train`` section).
+        run_dir: Where checkpoints and logs go.
+        monitor: The metric to monitor (``val_snr``, or ``snr`` without validation data).
+        learning_rate: The initial learning rate (for the step schedule).
+        best: The best value of an earlier part of this run (resume), if any.
+    """
+    t = cfg.train
+    mode = t.mode
+    threshold = None if best is None else float(best)
+    callbacks: list[keras.callbacks.Callback] = [
+        LogLearningRate(),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor=monitor, mode=mode,
+                                        save_best_only=True, initial_value_threshold=threshold),
+    ]
+    if t.lr_schedule == "plateau":
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor, mode=mode, factor=t.plateau_factor, patience=t.plateau_patience,
+            min_lr=t.min_learning_rate))
+    elif t.lr_schedule == "step":
+        callbacks.append(keras.callbacks.LearningRateScheduler(
+            step_decay(learning_rate, t.lr_step_factor, t.lr_step_epochs)))
+    if t.early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=monitor, mode=mode, patience=t.early_stopping_patience))
+    if t.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "logs")))
+    callbacks.append(keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True))
+    return callbacks
+
+
+def distribution_scope(strategy: str):
+    """``(context manager, replicas)`` for ``train.strategy``.
+
+    Raises:
+        ConfigError: ``mirrored`` on a backend other than TensorFlow.
+    """
+    if strategy == "none":
+        return contextlib.nullcontext(), 1
+    if keras.backend.backend() != "tensorflow":
+        raise ConfigError(f"train.strategy='mirrored': tf.distribute.MirroredStrategy needs "
+                          f"KERAS_BACKEND=tensorflow (running on {keras.backend.backend()!r}); "
+                          f"use train.strategy=none", key="train.strategy")
+    import tensorflow as tf
+
+    mirrored = tf.distribute.MirroredStrategy()
+    logger.info("MirroredStrategy over %d replicas: %s", mirrored.num_replicas_in_sync,
+                [d for d in mirrored.extended.worker_devices])
+    return mirrored.scope(), mirrored.num_replicas_in_sync
+
+
+@contextlib.contextmanager
+def precision_policy(name: str):
+    """Sets the global Keras dtype policy for the block, restoring the previous one after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _read_history(path: Path) -> dict[str, list[float]]:
+    if not path.exists():
+        return {}
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    return {str(c): frame[c].astype(float).tolist() for c in frame.columns if c != "epoch"}
+
+
+def _check_same_run(cfg: Config, run_dir: Path) -> None:
+    saved = run_dir / "config.yaml"
+    if not saved.exists():
+        return
+    before = load_config(saved)
+    for section in ("model", "features", "stft", "patches"):
+        if getattr(before, section) != getattr(cfg, section):
+            raise ConfigError(
+                f"train.run_dir={str(run_dir)!r}: holds a run with a different '{section}' "
+                f"section; resume it with the same config or choose another train.run_dir",
+                key="train.run_dir")
+
+
+def train(cfg: Config, *, run_dir: str | os.PathLike | None = None,
+          progress: bool = True) -> TrainResult:
+    """Train the configured model with fixed hyperparameters, resuming an interrupted run.
+
+    Args:
+        cfg: The configuration: ``model`` (family, loss, pinned hyperparameters; the others
+            take the family defaults), ``train``, and the data sections.
+        run_dir: Overrides ``train.run_dir``.
+        progress: Keras progress bars (and the audio-loading bar).
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        ConfigError: Bad model name/hyperparameter or strategy, before any data is loaded; or a
+            ``run_dir`` holding a different run.
+    """
+    from noisenil.datasets import build_datasets
+
+    if run_dir is not None:
+        cfg = replace(cfg, train=replace(cfg.train, run_dir=str(run_dir)))
+    t = cfg.train
+    run_dir = Path(t.run_dir)
+    hypermodel = hypermodel_from_config(cfg)  # fails fast on a bad model section
+    scope, replicas = distribution_scope(t.strategy)
+    _check_same_run(cfg, run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.yaml")
+
+    state_path = run_dir / STATE_FILE
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    done = int(state.get("epochs_done", 0)) if (run_dir / "last.keras").exists() else 0
+    if done >= t.epochs:
+        logger.info("%s: %d of %d epochs already done", run_dir, done, t.epochs)
+        return _finish(run_dir, t.monitor, state.get("best"), done, done)
+
+    data_cfg = cfg
+    if replicas > 1:  # the global batch is split over the replicas
+        data_cfg = replace(cfg, data=replace(cfg.data, batch_size=cfg.data.batch_size * replicas))
+    bundle = build_datasets(data_cfg, progress=progress)
+    train_data, val_data = bundle.inputs()
+    monitor = t.monitor
+    if val_data is None and monitor.startswith("val_"):
+        monitor = monitor[len("val_"):]
+        logger.warning("no validation data (data.val_fraction=0): monitoring %r", monitor)
+
+    keras.utils.set_random_seed(t.seed + done)
+    hp = kt.HyperParameters()
+    with precision_policy(t.precision), scope:
+        if done:
+            logger.info("resuming %s after epoch %d of %d", run_dir, done, t.epochs)
+            model = keras.saving.load_model(run_dir / "last.keras")
+            hypermodel.declare(hp)  # the same hyperparameters, for fit()
+        else:
+            model = hypermodel.build(hp)
+        fit_kwargs = dict(epochs=t.epochs, initial_epoch=done, verbose=1 if progress else 0,
+                          validation_data=val_data)
+        if bundle.pipeline == "tf.data":
+            fit_kwargs.update(steps_per_epoch=len(bundle.train),
+                              validation_steps=len(bundle.val) if bundle.val else None)
+        callbacks = training_callbacks(cfg, run_dir, monitor=monitor,
+                                       learning_rate=hp.get("learning_rate"),
+                                       best=state.get("best") if done else None)
+        callbacks.append(RunState(run_dir, monitor, t.mode, state.get("best") if done else None))
+        hypermodel.fit(hp, model, train_data, callbacks=callbacks, **fit_kwargs)
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    return _finish(run_dir, monitor, state.get("best"), int(state.get("epochs_done", done)), done)
+
+
+def _finish(run_dir: Path, monitor: str, best, epochs_done: int, resumed_from: int) -> TrainResult:
+    source = run_dir / "best.keras"
+    if not source.exists():  # no epoch improved on a finite value (e.g. NaN from the start)
+        source = run_dir / "last.keras"
+    final = run_dir / "model.keras"
+    if source.exists():
+        shutil.copyfile(source, final)
+    return TrainResult(run_dir=run_dir, model_path=final,
+                       history=_read_history(run_dir / "history.csv"),
+                       best=math.nan if best is None else float(best), monitor=monitor,
+                       epochs_done=epochs_done, resumed_from=resumed_from)
+
+
+def train_from_files(config: str | None = None, overrides: list[str] | tuple = (), *,
+                     run_dir: str | None = None, progress: bool = True) -> TrainResult:
+    """:func:`train` on ``load_config(config, overrides=overrides)`` (what the CLI calls)."""
+    return train(load_config(config, overrides=overrides), run_dir=run_dir, progress=progress)
+
+
+__all__ = ["RunState", "TrainResult", "step_decay", "train", "train_from_files",
+           "training_callbacks"]

@@ -1,0 +1,126 @@
+"""``noisenil train``: a run folder, a loadable model, resume, schedules, strategies, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import PROJECT_ROOT
+from noisenil.cli import main
+from noisenil.config import load_config
+from noisenil.demo import make_demo_corpus
+from noisenil.errors import ConfigError
+from noisenil.training import step_decay, train
+
+DEBUG = str(PROJECT_ROOT / "configs" / "debug.yaml")
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo") / "corpus"
+    make_demo_corpus(root)
+    return str(root)
+
+
+def debug_cfg(demo_dir, run_dir, *overrides):
+    return load_config(DEBUG, overrides=[f"data.demo_dir={demo_dir}", f"train.run_dir={run_dir}",
+                                         "train.tensorboard=false", *overrides])
+
+
+def test_a_run_writes_its_folder_and_a_loadable_model(demo_dir, tmp_path):
+    cfg = debug_cfg(demo_dir, tmp_path / "run", "train.tensorboard=true")
+    res = train(cfg, progress=False)
+    run = tmp_path / "run"
+    assert res.epochs_done == 2 and res.resumed_from == 0
+    assert {"config.yaml", "last.keras", "best.keras", "model.keras", "history.csv",
+            "state.json", "logs"} <= {p.name for p in run.iterdir()}
+    assert load_config(run / "config.yaml") == cfg
+    assert len(res.history["loss"]) == 2 and np.all(np.isfinite(res.history["val_snr"]))
+    assert res.best == pytest.approx(max(res.history["val_snr"]), abs=1e-4)
+    model = keras.saving.load_model(res.model_path)
+    x = np.random.default_rng(0).random((1, 128, 77, 1), dtype=np.float32)
+    assert model.predict(x, verbose=0).shape == x.shape  # full-height chunk of any length
+
+
+def test_rerun_resumes_after_the_last_epoch_with_optimizer_state(demo_dir, tmp_path):
+    run = tmp_path / "run"
+    first = train(debug_cfg(demo_dir, run, "train.epochs=1"), progress=False)
+    assert first.epochs_done == 1
+    steps = len(pd.read_csv(run / "history.csv"))  # 1 epoch
+    resumed = train(debug_cfg(demo_dir, run, "train.epochs=3"), progress=False)
+    assert (resumed.resumed_from, resumed.epochs_done) == (1, 3)
+    assert len(resumed.history["loss"]) == 3 * steps
+    last = keras.saving.load_model(run / "last.keras")
+    assert int(keras.ops.convert_to_numpy(last.optimizer.iterations)) == 3 * 4  # 4 batches/epoch
+    again = train(debug_cfg(demo_dir, run, "train.epochs=3"), progress=False)  # nothing left
+    assert (again.resumed_from, again.epochs_done) == (3, 3)
+    with pytest.raises(ConfigError, match="train.run_dir=.*different 'model' section"):
+        train(debug_cfg(demo_dir, run, "model.name=dncnn", "model.hparams={depth: 3}"),
+              progress=False)
+
+
+def test_step_schedule_divides_the_learning_rate(demo_dir, tmp_path):
+    assert [step_decay(1e-3, 0.1, 2)(e, 0) for e in range(5)] == pytest.approx(
+        [1e-3, 1e-3, 1e-4, 1e-4, 1e-5])
+    res = train(debug_cfg(demo_dir, tmp_path / "run", "train.lr_schedule=step",
+                          "train.lr_step_epochs=1", "train.early_stopping_patience=0"),
+                progress=False)
+    assert res.history["learning_rate"] == pytest.approx([1e-3, 1e-4], rel=1e-5)
+
+
+def test_bad_model_section_fails_before_any_data_is_read(tmp_path):
+    cfg = load_config(DEBUG, overrides=["model.name=resnet", "data.mode=mixing",
+                                        f"data.clean_dir={tmp_path}/none",
+                                        f"data.noise_dir={tmp_path}/none"])
+    with pytest.raises(ConfigError, match="model.name='resnet': unknown model"):
+        train(cfg, run_dir=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="non-TF backends only")
+def test_mirrored_strategy_is_refused_off_tensorflow(demo_dir, tmp_path):
+    with pytest.raises(ConfigError, match="train.strategy='mirrored'.*KERAS_BACKEND=tensorflow"):
+        train(debug_cfg(demo_dir, tmp_path / "run", "train.strategy=mirrored"), progress=False)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="MirroredStrategy is TF-only")
+def test_mirrored_strategy_trains_on_two_logical_cpu_devices(demo_dir, tmp_path):
+    script = textwrap.dedent(f"""
+        import json, logging, tensorflow as tf
+        logging.basicConfig(level=logging.INFO)
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from noisenil.config import load_config
+        from noisenil.training import train
+        cfg = load_config({DEBUG!r}, overrides=["data.demo_dir={demo_dir}",
+            "train.run_dir={tmp_path / 'run'}", "train.strategy=mirrored",
+            "train.tensorboard=false", "train.epochs=1"])
+        res = train(cfg, progress=False)
+        print(json.dumps({{"replicas": tf.distribute.MirroredStrategy().num_replicas_in_sync,
+                          "epochs": res.epochs_done, "loss": res.history["loss"]}}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["replicas"] == 2 and out["epochs"] == 1 and np.isfinite(out["loss"][0])
+    assert "MirroredStrategy over 2 replicas" in proc.stderr
+
+
+def test_cli_train(demo_dir, tmp_path, capsys):
+    code = main(["-q", "train", "--config", DEBUG, "--set", f"data.demo_dir={demo_dir}",
+                 "--set", "train.epochs=1", "--set", "train.tensorboard=false",
+                 "--run-dir", str(tmp_path / "cli_run")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "1 epochs; best val_snr" in out and str(tmp_path / "cli_run" / "model.keras") in out
+    assert main(["train", "--config", DEBUG, "--set", "model.name=nope"]) == 2
+    assert "model.name='nope'" in capsys.readouterr().err
