@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import keras
 import numpy as np
@@ -17,7 +18,7 @@ from noisenil.cli import main
 from noisenil.config import load_config
 from noisenil.demo import make_demo_corpus
 from noisenil.errors import ConfigError
-from noisenil.training import step_decay, train
+from noisenil.training import precision_policy, step_decay, train
 
 DEBUG = str(PROJECT_ROOT / "configs" / "debug.yaml")
 
@@ -124,3 +125,21 @@ def test_cli_train(demo_dir, tmp_path, capsys):
     assert "1 epochs; best val_snr" in out and str(tmp_path / "cli_run" / "model.keras") in out
     assert main(["train", "--config", DEBUG, "--set", "model.name=nope"]) == 2
     assert "model.name='nope'" in capsys.readouterr().err
+
+
+def test_mixed_precision_trains_and_restores_the_global_policy(demo_dir, tmp_path):
+    before = keras.config.dtype_policy().name
+    res = train(debug_cfg(demo_dir, tmp_path / "run", "train.precision=mixed_float16",
+                          "train.epochs=1"), progress=False)
+    assert np.isfinite(res.history["loss"][0]) and np.isfinite(res.best)
+    assert keras.config.dtype_policy().name == before
+    # Resuming reloads inside the policy: the loss-scaling optimizer comes back whole.
+    resumed = train(debug_cfg(demo_dir, tmp_path / "run", "train.precision=mixed_float16",
+                              "train.epochs=2"), progress=False)
+    assert (resumed.resumed_from, resumed.epochs_done) == (1, 2)
+    with precision_policy("mixed_float16"), warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # e.g. "Skipping variable loading"
+        model = keras.saving.load_model(tmp_path / "run" / "last.keras")
+    assert type(model.optimizer).__name__ == "LossScaleOptimizer"
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 2 * 4
+    assert model.layers[1].compute_dtype == "float16"
