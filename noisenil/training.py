@@ -77,34 +77,25 @@ def _save_model(model: keras.Model, path: Path) -> None:
 class RunState(keras.callbacks.Callback):
     """Saves ``last.keras`` and ``state.json`` after every epoch (in that order), and logs it.
 
+    The best value recorded is the best-model checkpoint's own (``checkpoint.best``), so the
+    two can never disagree; place this callback after the checkpoint.
+
     Args:
         run_dir: The run folder.
-        monitor: Metric to track.
-        mode: ``max`` or ``min``.
-        best: Best value so far (from an earlier, resumed part of the run).
+        checkpoint: The best-model checkpoint of the run.
     """
 
-    def __init__(self, run_dir: Path, monitor: str, mode: str, best: float | None = None):
+    def __init__(self, run_dir: Path, checkpoint: keras.callbacks.ModelCheckpoint):
         super().__init__()
-        self.run_dir, self.monitor, self.mode = Path(run_dir), monitor, mode
-        self.best = best
-
-    def _better(self, value: float) -> bool:
-        if value is None or math.isnan(value):
-            return False
-        if self.best is None:
-            return True
-        return value > self.best if self.mode == "max" else value < self.best
+        self.run_dir, self.checkpoint = Path(run_dir), checkpoint
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        value = logs.get(self.monitor)
-        value = None if value is None else float(value)
-        if self._better(value):
-            self.best = value
+        best = self.checkpoint.best
         _save_model(self.model, self.run_dir / "last.keras")
-        _write_json(self.run_dir / STATE_FILE, {"epochs_done": epoch + 1, "best": self.best,
-                                                 "monitor": self.monitor, "mode": self.mode})
+        _write_json(self.run_dir / STATE_FILE, {
+            "epochs_done": epoch + 1, "best": None if best is None else float(best),
+            "monitor": self.checkpoint.monitor})
         shown = ", ".join(f"{k} {float(v):.4g}" for k, v in logs.items()
                           if isinstance(v, (int, float)) or hasattr(v, "__float__"))
         logger.info("epoch %d: %s", epoch + 1, shown)
@@ -179,7 +170,7 @@ def distribution_scope(strategy: str):
 
     mirrored = tf.distribute.MirroredStrategy()
     logger.info("MirroredStrategy over %d replicas: %s", mirrored.num_replicas_in_sync,
-                [d for d in mirrored.extended.worker_devices])
+                list(mirrored.extended.worker_devices))
     return mirrored.scope(), mirrored.num_replicas_in_sync
 
 
@@ -279,7 +270,8 @@ def train(cfg: Config, *, run_dir: str | os.PathLike | None = None,
         callbacks = training_callbacks(cfg, run_dir, monitor=monitor,
                                        learning_rate=hp.get("learning_rate"),
                                        best=state.get("best") if done else None)
-        callbacks.append(RunState(run_dir, monitor, t.mode, state.get("best") if done else None))
+        checkpoint = next(c for c in callbacks if isinstance(c, keras.callbacks.ModelCheckpoint))
+        callbacks.append(RunState(run_dir, checkpoint))
         hypermodel.fit(hp, model, train_data, callbacks=callbacks, **fit_kwargs)
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     return _finish(run_dir, monitor, state.get("best"), int(state.get("epochs_done", done)), done)

@@ -153,10 +153,9 @@ class DenoiserHyperModel(keras_tuner.HyperModel):
         encoder.trainable = False
         self.compile(model, learning_rate)
         first = model.fit(*args, **{**kwargs, "epochs": min(freeze, epochs)})
-        if epochs <= freeze or model.stop_training:
-            encoder.trainable = True
-            return first
         encoder.trainable = True
+        if epochs <= freeze or model.stop_training:
+            return first
         self.compile(model, learning_rate)
         second = model.fit(*args, **{**kwargs, "initial_epoch": freeze})
         return _join_histories(first, second, model)
