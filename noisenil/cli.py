@@ -73,6 +73,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from noisenil.tuning import tune_from_files
+
+    res = tune_from_files(args.config, args.overrides, experiment=args.experiment,
+                          progress=not args.quiet)
+    if res.role == "worker":
+        print(f"worker done: the chief writes the results to {res.experiment_dir}")
+        return 0
+    counts = res.trials.groupby(["model", "status"]).size().unstack(fill_value=0)
+    print(f"trials per model and status:\n{counts.to_string()}")
+    for name, best in res.best.items():
+        print(f"best {name}: {res.objective} {best.score:.3f} (trial {best.trial_id}) "
+              f"-> {best.model_path or best.hparams_path}")
+    print(f"results in {res.experiment_dir}: trials.csv, summary.md, <model>/best_hparams.yaml")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and tests)."""
     parser = argparse.ArgumentParser(prog="noisenil", description=__doc__.splitlines()[0])
@@ -92,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--run-dir", help="run folder (default: train.run_dir)")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("tune", help="Keras Tuner sweep over tune.models into "
+                                    "tune.results_dir/tune.experiment (rerun to resume)")
+    _add_config_args(p)
+    p.add_argument("--experiment", help="experiment name (default: tune.experiment)")
+    p.set_defaults(func=_cmd_tune)
 
     p = sub.add_parser("demo-data", help="generate the synthetic demo corpus")
     p.add_argument("folder")

@@ -248,13 +248,20 @@ class ModelConfig:
         loss: ``log_cosh`` (default), ``l1`` or ``mse``; the two-stage model sums it over both
             stages.
         hparams: Hyperparameters pinned to a value (e.g. ``{depth: 12}``) and builder options
-            (``resnet_unet``: ``backbone``, ``weights``); the others take the family's defaults
-            in ``train`` and are searched in ``tune``.
+            (``resnet_unet``: ``backbone``, ``weights``); the others take the family's defaults.
+            Used by ``train``; ``tune`` pins per model with ``tune.hparams`` instead.
+        metrics: Metrics every model reports (``snr``, ``ssim``); ``val_<metric>`` can be a
+            monitor or a tuning objective.
     """
 
     name: str = "unet"
     loss: Literal["log_cosh", "l1", "mse"] = "log_cosh"
     hparams: dict = field(default_factory=dict)
+    metrics: list[str] = field(default_factory=lambda: ["snr"])
+
+    def __post_init__(self):
+        if not self.metrics:
+            _fail("model.metrics", self.metrics, "must name at least one metric, e.g. [snr]")
 
 
 @dataclass
@@ -321,6 +328,88 @@ class TrainConfig:
 
 
 @dataclass
+class TuneConfig:
+    """A Keras Tuner sweep over one or several model families (``noisenil tune``).
+
+    Every family in :attr:`models` is searched with the same data, algorithm, budget and
+    objective, so their results are comparable. The training schedule of each trial (learning
+    rate schedule, early stopping, precision) comes from the ``train`` section.
+
+    Attributes:
+        experiment: Name of the experiment; results go to ``results_dir/experiment/`` and a
+            rerun with the same name resumes the sweep.
+        results_dir: Root folder of the experiments.
+        models: The registered families to search, in order.
+        algorithm: ``random`` (RandomSearch), ``hyperband`` or ``bayesian``
+            (BayesianOptimization, Gaussian process).
+        max_trials: Trials per model (``random``, ``bayesian``); ``hyperband`` sizes its brackets
+            from :attr:`epochs` and :attr:`hyperband_factor` instead.
+        epochs: Epochs per trial (``hyperband``: the most epochs a trial can reach).
+        hyperband_factor: Hyperband's reduction factor (keeps 1/factor of the trials per round).
+        executions_per_trial: Trainings per trial (different initialisations, objective averaged).
+        objective: Metric to optimise, as Keras logs it: ``val_snr`` (default), ``val_loss``,
+            ``val_ssim`` (with ``ssim`` in ``model.metrics``), or a training twin without
+            ``val_``.
+        direction: ``max``, ``min``, or ``auto`` (``max`` for SNR/SSIM, else ``min``).
+        seed: Seed of the search algorithm and of each trial's initialisation.
+        strategy: ``none`` or ``mirrored`` (``tf.distribute.MirroredStrategy`` over every
+            local GPU, TensorFlow only; the global batch is ``data.batch_size`` x replicas).
+        hparams: Per model, hyperparameters pinned to a value and builder options, e.g.
+            ``{dncnn: {depth: 8}, resnet_unet: {backbone: resnet50}}``.
+        space: Per model, narrower or different ranges for searched hyperparameters: a list of
+            values (a choice) or ``{min, max, step, sampling}`` for numeric ones, e.g.
+            ``{dncnn: {filters: [16, 32], depth: {min: 4, max: 8}}}``.
+        max_consecutive_failures: A model's search stops after this many failed trials in a row
+            (a systematic problem, not an unlucky hyperparameter); the experiment goes on with
+            the next model.
+    """
+
+    experiment: str = "sweep"
+    results_dir: str = "tuning_results"
+    models: list[str] = field(default_factory=lambda: ["dncnn", "resnet_unet", "two_stage_unet"])
+    algorithm: Literal["random", "hyperband", "bayesian"] = "random"
+    max_trials: int = 10
+    epochs: int = 10
+    hyperband_factor: int = 3
+    executions_per_trial: int = 1
+    objective: str = "val_snr"
+    direction: Literal["auto", "max", "min"] = "auto"
+    seed: int = 0
+    strategy: Literal["none", "mirrored"] = "none"
+    hparams: dict = field(default_factory=dict)
+    space: dict = field(default_factory=dict)
+    max_consecutive_failures: int = 5
+
+    def __post_init__(self):
+        import re
+
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.experiment or ""):
+            _fail("tune.experiment", self.experiment,
+                  "must be a folder name (letters, digits, '.', '_', '-')")
+        if not self.models:
+            _fail("tune.models", self.models, "must list at least one model")
+        if len(set(self.models)) != len(self.models):
+            _fail("tune.models", self.models, "lists a model twice")
+        for name in ("max_trials", "epochs", "executions_per_trial", "max_consecutive_failures"):
+            if getattr(self, name) < 1:
+                _fail(f"tune.{name}", getattr(self, name), "must be a positive integer")
+        if self.hyperband_factor < 2:
+            _fail("tune.hyperband_factor", self.hyperband_factor, "must be >= 2")
+        for section in ("hparams", "space"):
+            for model, values in getattr(self, section).items():
+                if not isinstance(values, Mapping):
+                    _fail(f"tune.{section}.{model}", values,
+                          "must map hyperparameter names to values")
+
+    @property
+    def mode(self) -> str:
+        """``max`` or ``min`` for :attr:`objective`."""
+        if self.direction != "auto":
+            return self.direction
+        return "max" if any(k in self.objective for k in ("snr", "ssim")) else "min"
+
+
+@dataclass
 class AugmentConfig:
     """Augmentation groups; each maps an augmentation name to ``{p: ..., <ranges>}``.
 
@@ -357,6 +446,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self):

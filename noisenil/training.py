@@ -26,6 +26,7 @@ import os
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import keras
 import keras_tuner as kt
@@ -119,7 +120,8 @@ def step_decay(base_rate: float, factor: float, every: int):
 
 
 def training_callbacks(cfg: Config, run_dir: Path, *, monitor: str, learning_rate: float,
-                       best: float | None = None) -> list[keras.callbacks.Callback]:
+                       best: float | None = None, mode: str | None = None,
+                       checkpoint: bool = True) -> list[keras.callbacks.Callback]:
     """The callbacks of a run (also used for every tuner trial).
 
     Args:
@@ -128,16 +130,19 @@ def training_callbacks(cfg: Config, run_dir: Path, *, monitor: str, learning_rat
         monitor: The metric to monitor (``val_snr``, or ``snr`` without validation data).
         learning_rate: The initial learning rate (for the step schedule).
         best: The best value of an earlier part of this run (resume), if any.
+        mode: ``max`` or ``min`` for ``monitor`` (default: ``train.mode``).
+        checkpoint: Save the best model to ``run_dir/best.keras`` (tuner trials checkpoint
+            their own way).
     """
     t = cfg.train
-    mode = t.mode
+    mode = mode or t.mode
     threshold = None if best is None else float(best)
-    callbacks: list[keras.callbacks.Callback] = [
-        LogLearningRate(),
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.ModelCheckpoint(str(run_dir / "best.keras"), monitor=monitor, mode=mode,
-                                        save_best_only=True, initial_value_threshold=threshold),
-    ]
+    callbacks: list[keras.callbacks.Callback] = [LogLearningRate(),
+                                                 keras.callbacks.TerminateOnNaN()]
+    if checkpoint:
+        callbacks.append(keras.callbacks.ModelCheckpoint(
+            str(run_dir / "best.keras"), monitor=monitor, mode=mode, save_best_only=True,
+            initial_value_threshold=threshold))
     if t.lr_schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=monitor, mode=mode, factor=t.plateau_factor, patience=t.plateau_patience,
@@ -154,23 +159,39 @@ def training_callbacks(cfg: Config, run_dir: Path, *, monitor: str, learning_rat
     return callbacks
 
 
+def distribution_strategy(strategy: str, *, key: str = "train.strategy"):
+    """The ``tf.distribute`` strategy for ``strategy`` (``none``: ``None``).
+
+    Args:
+        strategy: ``none`` or ``mirrored``.
+        key: The config key it came from, for the error message.
+
+    Raises:
+        ConfigError: ``mirrored`` on a backend other than TensorFlow.
+    """
+    if strategy == "none":
+        return None
+    if keras.backend.backend() != "tensorflow":
+        raise ConfigError(f"{key}='mirrored': tf.distribute.MirroredStrategy needs "
+                          f"KERAS_BACKEND=tensorflow (running on {keras.backend.backend()!r}); "
+                          f"use {key}=none", key=key)
+    import tensorflow as tf
+
+    mirrored = tf.distribute.MirroredStrategy()
+    logger.info("MirroredStrategy over %d replicas: %s", mirrored.num_replicas_in_sync,
+                list(mirrored.extended.worker_devices))
+    return mirrored
+
+
 def distribution_scope(strategy: str):
     """``(context manager, replicas)`` for ``train.strategy``.
 
     Raises:
         ConfigError: ``mirrored`` on a backend other than TensorFlow.
     """
-    if strategy == "none":
+    mirrored = distribution_strategy(strategy)
+    if mirrored is None:
         return contextlib.nullcontext(), 1
-    if keras.backend.backend() != "tensorflow":
-        raise ConfigError(f"train.strategy='mirrored': tf.distribute.MirroredStrategy needs "
-                          f"KERAS_BACKEND=tensorflow (running on {keras.backend.backend()!r}); "
-                          f"use train.strategy=none", key="train.strategy")
-    import tensorflow as tf
-
-    mirrored = tf.distribute.MirroredStrategy()
-    logger.info("MirroredStrategy over %d replicas: %s", mirrored.num_replicas_in_sync,
-                list(mirrored.extended.worker_devices))
     return mirrored.scope(), mirrored.num_replicas_in_sync
 
 
@@ -207,8 +228,8 @@ def _check_same_run(cfg: Config, run_dir: Path) -> None:
                 key="train.run_dir")
 
 
-def train(cfg: Config, *, run_dir: str | os.PathLike | None = None,
-          progress: bool = True) -> TrainResult:
+def train(cfg: Config, *, run_dir: str | os.PathLike | None = None, progress: bool = True,
+          data: tuple[Any, Any] | None = None) -> TrainResult:
     """Train the configured model with fixed hyperparameters, resuming an interrupted run.
 
     Args:
@@ -216,6 +237,10 @@ def train(cfg: Config, *, run_dir: str | os.PathLike | None = None,
             take the family defaults), ``train``, and the data sections.
         run_dir: Overrides ``train.run_dir``.
         progress: Keras progress bars (and the audio-loading bar).
+        data: ``(train, validation)`` batches to use instead of building them from the data
+            sections: anything ``Model.fit`` takes as ``x`` and ``validation_data`` (e.g. a
+            ``keras.utils.PyDataset`` of ``(noisy, clean)`` batches); validation may be
+            ``None``. With ``train.strategy=mirrored`` their batches are the global batches.
 
     Returns:
         A :class:`TrainResult`.
@@ -224,8 +249,6 @@ def train(cfg: Config, *, run_dir: str | os.PathLike | None = None,
         ConfigError: Bad model name/hyperparameter or strategy, before any data is loaded; or a
             ``run_dir`` holding a different run.
     """
-    from noisenil.datasets import build_datasets
-
     if run_dir is not None:
         cfg = replace(cfg, train=replace(cfg.train, run_dir=str(run_dir)))
     t = cfg.train
@@ -243,11 +266,13 @@ def train(cfg: Config, *, run_dir: str | os.PathLike | None = None,
         logger.info("%s: %d of %d epochs already done", run_dir, done, t.epochs)
         return _finish(run_dir, t.monitor, state.get("best"), done, done)
 
-    data_cfg = cfg
-    if replicas > 1:  # the global batch is split over the replicas
-        data_cfg = replace(cfg, data=replace(cfg.data, batch_size=cfg.data.batch_size * replicas))
-    bundle = build_datasets(data_cfg, progress=progress)
-    train_data, val_data = bundle.inputs()
+    fit_kwargs: dict[str, Any] = dict(epochs=t.epochs, initial_epoch=done,
+                                      verbose=1 if progress else 0)
+    if data is None:
+        train_data, val_data = configured_data(cfg, replicas, progress, fit_kwargs)
+        train_data_epoch(train_data, done)
+    else:
+        train_data, val_data = data
     monitor = t.monitor
     if val_data is None and monitor.startswith("val_"):
         monitor = monitor[len("val_"):]
@@ -262,19 +287,39 @@ def train(cfg: Config, *, run_dir: str | os.PathLike | None = None,
             hypermodel.declare(hp)  # the same hyperparameters, for fit()
         else:
             model = hypermodel.build(hp)
-        fit_kwargs = dict(epochs=t.epochs, initial_epoch=done, verbose=1 if progress else 0,
-                          validation_data=val_data)
-        if bundle.pipeline == "tf.data":
-            fit_kwargs.update(steps_per_epoch=len(bundle.train),
-                              validation_steps=len(bundle.val) if bundle.val else None)
         callbacks = training_callbacks(cfg, run_dir, monitor=monitor,
                                        learning_rate=hp.get("learning_rate"),
                                        best=state.get("best") if done else None)
         checkpoint = next(c for c in callbacks if isinstance(c, keras.callbacks.ModelCheckpoint))
         callbacks.append(RunState(run_dir, checkpoint))
-        hypermodel.fit(hp, model, train_data, callbacks=callbacks, **fit_kwargs)
+        hypermodel.fit(hp, model, train_data, validation_data=val_data, callbacks=callbacks,
+                       **fit_kwargs)
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     return _finish(run_dir, monitor, state.get("best"), int(state.get("epochs_done", done)), done)
+
+
+def configured_data(cfg: Config, replicas: int, progress: bool, fit_kwargs: dict):
+    """``(train, val)`` from the data sections; adds the step counts ``tf.data`` needs."""
+    from noisenil.datasets import build_datasets
+
+    if replicas > 1:  # the global batch is split over the replicas
+        cfg = replace(cfg, data=replace(cfg.data, batch_size=cfg.data.batch_size * replicas))
+    bundle = build_datasets(cfg, progress=progress)
+    if bundle.pipeline == "tf.data":
+        fit_kwargs.update(steps_per_epoch=len(bundle.train),
+                          validation_steps=len(bundle.val) if bundle.val else None)
+    logger.info("%s", bundle.summary())
+    return bundle.inputs()
+
+
+def train_data_epoch(train_data: Any, epoch: int) -> None:
+    """Start a :class:`~noisenil.datasets.PatchDataset`'s draws at ``epoch`` (resume, trials).
+
+    Its batches depend on (seed, epoch, index) only, so a resumed run and every tuner trial see
+    the same examples as an uninterrupted first run would.
+    """
+    if hasattr(train_data, "epoch"):
+        train_data.epoch = int(epoch)
 
 
 def _finish(run_dir: Path, monitor: str, best, epochs_done: int, resumed_from: int) -> TrainResult:

@@ -51,6 +51,16 @@ def fixture_rows(audio_dir: Path) -> list[dict]:
     return read_manifest(audio_dir / "fixtures")
 
 
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory) -> str:
+    """The synthetic demo corpus (generated once per test session)."""
+    from noisenil.demo import make_demo_corpus
+
+    root = tmp_path_factory.mktemp("demo") / "corpus"
+    make_demo_corpus(root)
+    return str(root)
+
+
 @pytest.fixture()
 def rng() -> np.random.Generator:
     """A seeded generator, fresh for every test."""

@@ -16,18 +16,10 @@ import pytest
 from conftest import PROJECT_ROOT
 from noisenil.cli import main
 from noisenil.config import load_config
-from noisenil.demo import make_demo_corpus
 from noisenil.errors import ConfigError
 from noisenil.training import precision_policy, step_decay, train
 
 DEBUG = str(PROJECT_ROOT / "configs" / "debug.yaml")
-
-
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo") / "corpus"
-    make_demo_corpus(root)
-    return str(root)
 
 
 def debug_cfg(demo_dir, run_dir, *overrides):

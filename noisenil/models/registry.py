@@ -58,4 +58,4 @@ def hypermodel_from_config(cfg: Config) -> DenoiserHyperModel:
         ConfigError: Unknown model name or hyperparameter (before anything is built).
     """
     return get_hypermodel(cfg.model.name, channels=cfg.features.channels, loss=cfg.model.loss,
-                          **cfg.model.hparams)
+                          metrics=cfg.model.metrics, **cfg.model.hparams)

@@ -1,0 +1,673 @@
+"""Keras Tuner sweeps over several model families: ``noisenil tune`` and :func:`tune`.
+
+An experiment lives in ``tune.results_dir/tune.experiment/``::
+
+    config.yaml                 the resolved configuration
+    trials.csv                  one row per trial of every model (see :func:`collect_trials`)
+    summary.md                  the best trial per model and how the experiment ran
+    <model>/best_hparams.yaml   the best trial as a whole config: ``noisenil train --config`` it
+    <model>/best.keras          the best trial's model at its best epoch (git-ignored)
+    tuner/<model>/              Keras Tuner's project (git-ignored): oracle.json and one
+                                trial_<id>/ per trial (trial.json, history.csv, noisenil.json,
+                                TensorBoard logs, and the weights of the trials still needed)
+
+Every family is searched in turn with the same data, algorithm, budget, objective and seed, so
+the rows of ``trials.csv`` are comparable. Rerunning the same command continues an interrupted
+experiment: finished trials are kept, the trial in flight when the process died is run again
+under its id. A trial that fails (non-finite loss, out of memory, a hyperparameter combination
+that does not build) is recorded as ``FAILED`` with its reason and the sweep goes on. Only the
+weights that resume and the final models need are kept: the best trial's and, for Hyperband,
+those of trials that a later round may continue.
+
+Distributed tuning uses Keras Tuner's chief/worker mode unchanged: start the same command on
+every process with ``KERASTUNER_TUNER_ID`` (``chief`` or ``tuner<N>``),
+``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT`` set. The chief serves model ``i`` of
+``tune.models`` on port ``PORT + i`` and writes the results; workers train.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import yaml
+
+from noisenil.config import Config, load_config, save_config
+from noisenil.errors import ConfigError
+from noisenil.models import get_hypermodel, list_models
+from noisenil.models.base import DenoiserHyperModel
+from noisenil.training import (
+    _write_json,
+    distribution_strategy,
+    precision_policy,
+    train_data_epoch,
+    training_callbacks,
+)
+
+logger = logging.getLogger(__name__)
+
+TRIAL_INFO = "noisenil.json"
+#: Config keys that may change between the runs of one experiment (they do not change results,
+#: or, for ``tune.max_trials``, extend the sweep).
+RESUMABLE_KEYS = frozenset({
+    "tune.max_trials", "tune.strategy", "tune.results_dir", "tune.max_consecutive_failures",
+    "train.strategy", "train.run_dir", "train.tensorboard", "data.workers",
+    "data.use_multiprocessing", "data.pipeline", "data.demo_dir",
+})
+#: The leading columns of ``trials.csv``; hyperparameter columns follow (``hp.<name>``).
+TRIAL_COLUMNS = ["model", "trial_id", "status", "objective", "best_epoch", "epochs_run",
+                 "params", "wall_s", "tuner_id", "reason"]
+
+
+@dataclass
+class BestTrial:
+    """The best completed trial of one model.
+
+    Attributes:
+        model: The model family.
+        trial_id: Keras Tuner's trial id (unique within the model).
+        score: Its best objective value.
+        hparams: Its hyperparameters (Hyperband's bookkeeping ``tuner/*`` values left out).
+        hparams_path: ``<model>/best_hparams.yaml``.
+        model_path: ``<model>/best.keras``, or ``None`` where the weights were not available
+            (e.g. a worker process, which does not write results).
+    """
+
+    model: str
+    trial_id: str
+    score: float
+    hparams: dict[str, Any]
+    hparams_path: Path
+    model_path: Path | None = None
+
+
+@dataclass
+class TuneResult:
+    """What :func:`tune` produced.
+
+    Attributes:
+        experiment_dir: ``tune.results_dir/tune.experiment``.
+        trials: One row per trial (the content of ``trials.csv``), a ``pandas.DataFrame``.
+        best: The best trial per model that completed at least one trial.
+        objective: The objective's name, e.g. ``val_snr``.
+        direction: ``max`` or ``min``.
+        role: ``local``, ``chief`` or ``worker`` (distributed mode).
+    """
+
+    experiment_dir: Path
+    trials: Any
+    best: dict[str, BestTrial] = field(default_factory=dict)
+    objective: str = "val_snr"
+    direction: str = "max"
+    role: str = "local"
+
+    @property
+    def summary_path(self) -> Path:
+        """``summary.md``."""
+        return self.experiment_dir / "summary.md"
+
+    @property
+    def trials_path(self) -> Path:
+        """``trials.csv``."""
+        return self.experiment_dir / "trials.csv"
+
+
+# ----------------------------------------------------------------------------- planning
+
+
+def plan_experiment(cfg: Config) -> dict[str, DenoiserHyperModel]:
+    """Check the ``tune`` section and build one HyperModel per model (nothing is trained).
+
+    Returns:
+        ``{model name: HyperModel}`` in the order of ``tune.models``.
+
+    Raises:
+        ConfigError: Unknown model, hyperparameter or option; empty search space; an objective
+            that no model reports, or one that needs validation data when there is none.
+    """
+    t = cfg.tune
+    known = list_models()
+    for key in ("models", "hparams", "space"):
+        names = t.models if key == "models" else list(getattr(t, key))
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ConfigError(f"tune.{key}: unknown model(s) {unknown}; registered models: "
+                              f"{known}", key=f"tune.{key}")
+    reported = ["loss", *cfg.model.metrics]
+    base = t.objective[len("val_"):] if t.objective.startswith("val_") else t.objective
+    if base not in reported:
+        choices = [f"{p}{m}" for p in ("val_", "") for m in reported]
+        raise ConfigError(f"tune.objective={t.objective!r}: no model reports it; they report "
+                          f"{choices} (model.metrics={cfg.model.metrics})", key="tune.objective")
+    if t.objective.startswith("val_") and cfg.data.val_fraction == 0:
+        raise ConfigError(f"tune.objective={t.objective!r} needs validation data, but "
+                          f"data.val_fraction=0; set a fraction or use {base!r}",
+                          key="tune.objective")
+    plan: dict[str, DenoiserHyperModel] = {}
+    for name in t.models:
+        pins = dict(t.hparams.get(name) or {})
+        try:
+            hypermodel = get_hypermodel(name, channels=cfg.features.channels, loss=cfg.model.loss,
+                                        metrics=cfg.model.metrics, **pins)
+        except ConfigError as err:
+            raise ConfigError(f"tune.hparams.{name}: {err}", key=f"tune.hparams.{name}") from err
+        hypermodel.narrow(t.space.get(name) or {}, key=f"tune.space.{name}")
+        if not hypermodel.free_hyperparameters():
+            raise ConfigError(f"tune.hparams.{name}={pins!r}: every hyperparameter is pinned, "
+                              f"so the search space is empty; unpin one (or use noisenil train)",
+                              key=f"tune.hparams.{name}")
+        plan[name] = hypermodel
+    return plan
+
+
+def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value and name not in ("tune.hparams", "tune.space",
+                                                              "model.hparams"):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _check_same_experiment(cfg: Config, root: Path) -> None:
+    saved = root / "config.yaml"
+    if not saved.exists():
+        return
+    before, now = _flatten(load_config(saved).to_dict()), _flatten(cfg.to_dict())
+    for key in now:
+        if key not in RESUMABLE_KEYS and before.get(key) != now[key]:
+            raise ConfigError(
+                f"tune.experiment={cfg.tune.experiment!r}: {root} holds an experiment with "
+                f"{key}={before.get(key)!r} (now {now[key]!r}); rerun it with the same config "
+                f"to resume, or choose another tune.experiment", key="tune.experiment")
+
+
+# ----------------------------------------------------------------------------- the tuner
+
+
+def _reason(err: BaseException) -> str:
+    text = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}"
+    if "ResourceExhausted" in type(err).__name__ or "RESOURCE_EXHAUSTED" in str(err) \
+            or "out of memory" in str(err).lower():
+        text = "out of memory: " + text
+    return text[:300]
+
+
+def _count_epochs(csv_log: Path) -> int:
+    """Epochs the trial's CSV log recorded (over all its executions)."""
+    if not csv_log.exists():
+        return 0
+    lines = [x for x in csv_log.read_text().splitlines() if x.strip()]
+    return sum(1 for x in lines if not x.startswith("epoch"))
+
+
+def _non_finite_epoch(history: Any) -> int | None:
+    """The first epoch (1-based) whose loss is NaN or infinite, if any."""
+    logs = getattr(history, "history", None)
+    if not isinstance(logs, dict):
+        return None
+    for epoch, value in enumerate(logs.get("loss", []), start=1):
+        if not math.isfinite(float(value)):
+            return epoch
+    return None
+
+
+class TrialRecorder:
+    """Mixin over a Keras Tuner tuner: noisenil's callbacks, records and failure handling.
+
+    Per trial it seeds the initialisation, restarts the data draws, adds the training callbacks
+    of the ``train`` section (learning-rate schedule, early stopping, ``TerminateOnNaN``, CSV and
+    TensorBoard logs) monitoring the objective, writes ``noisenil.json`` (wall time, parameters,
+    epochs, failure reason), turns any error or a non-finite loss into a ``FailedTrialError``,
+    and prunes checkpoints that nothing will read again.
+    """
+
+    cfg: Config
+    after_trial: Callable[[], None] | None = None
+    _info: dict | None = None
+
+    def _populate_initial_space(self):
+        # Keras Tuner builds a whole network here by default; declaring is enough.
+        hp = self.oracle.get_space()
+        self.hypermodel.declare(hp)
+        self.oracle.update_space(hp)
+
+    def _try_build(self, hp):
+        model = super()._try_build(hp)
+        if self._info is not None:
+            self._info["params"] = int(model.count_params())
+        return model
+
+    def run_trial(self, trial, *args, **kwargs):
+        cfg = self.cfg
+        hp = trial.hyperparameters
+        trial_dir = Path(self.get_trial_dir(trial.trial_id))
+        (trial_dir / "history.csv").unlink(missing_ok=True)  # a rerun starts the log afresh
+        keras.utils.set_random_seed(cfg.tune.seed + int(trial.trial_id))
+        train_data_epoch(args[0] if args else kwargs.get("x"),
+                         hp.values.get("tuner/initial_epoch", 0))
+        info = self._info = {"trial_id": trial.trial_id, "tuner_id": self.tuner_id,
+                             "started": time.time()}
+        callbacks = list(kwargs.pop("callbacks", []) or [])
+        callbacks += training_callbacks(cfg, trial_dir, monitor=cfg.tune.objective,
+                                        mode=cfg.tune.mode, checkpoint=False,
+                                        learning_rate=hp.get("learning_rate"))
+        start = time.perf_counter()
+        try:
+            results = super().run_trial(trial, *args, callbacks=callbacks, **kwargs)
+            for history in results if isinstance(results, list) else [results]:
+                epoch = _non_finite_epoch(history)
+                if epoch is not None:
+                    raise kt.errors.FailedTrialError(
+                        f"non-finite loss in epoch {epoch} (learning_rate="
+                        f"{hp.values.get('learning_rate')!r})")
+            return results
+        except kt.errors.FatalError:
+            raise
+        except kt.errors.FailedTrialError as err:
+            info["reason"] = str(err)
+            raise
+        except Exception as err:  # a failed trial must not end the sweep
+            info["reason"] = _reason(err)
+            logger.warning("trial %s failed: %s", trial.trial_id, info["reason"])
+            raise kt.errors.FailedTrialError(info["reason"]) from err
+        finally:
+            info["wall_s"] = round(time.perf_counter() - start, 3)
+            info["epochs_run"] = _count_epochs(trial_dir / "history.csv")
+            _write_json(trial_dir / TRIAL_INFO, info)
+            self._info = None
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        prune_checkpoints(Path(self.project_dir), self.cfg.tune.mode)
+        if self.after_trial is not None:
+            self.after_trial()
+
+
+class RandomSearchTuner(TrialRecorder, kt.RandomSearch):
+    """``tune.algorithm=random``."""
+
+
+class HyperbandTuner(TrialRecorder, kt.Hyperband):
+    """``tune.algorithm=hyperband``."""
+
+
+class BayesianTuner(TrialRecorder, kt.BayesianOptimization):
+    """``tune.algorithm=bayesian``."""
+
+
+def make_tuner(cfg: Config, name: str, hypermodel: DenoiserHyperModel, directory: Path, *,
+               strategy=None) -> kt.Tuner:
+    """The Keras Tuner tuner of one model of the experiment (reloads an existing project).
+
+    Args:
+        cfg: The configuration (``tune`` and ``train`` sections).
+        name: The model family (the project's name).
+        hypermodel: Its HyperModel.
+        directory: The parent of the Keras Tuner projects (``<experiment>/tuner``).
+        strategy: A ``tf.distribute`` strategy, or ``None``.
+    """
+    t = cfg.tune
+    common = dict(hypermodel=hypermodel, objective=kt.Objective(t.objective, t.mode),
+                  seed=t.seed + 1,  # keras-tuner takes seed 0 for "no seed"
+                  directory=str(directory), project_name=name, overwrite=False,
+                  executions_per_trial=t.executions_per_trial, distribution_strategy=strategy,
+                  max_consecutive_failed_trials=t.max_consecutive_failures)
+    if t.algorithm == "hyperband":
+        tuner = HyperbandTuner(max_epochs=t.epochs, factor=t.hyperband_factor,
+                               hyperband_iterations=1, **common)
+    elif t.algorithm == "bayesian":
+        tuner = BayesianTuner(max_trials=t.max_trials, **common)
+    else:
+        tuner = RandomSearchTuner(max_trials=t.max_trials, **common)
+    tuner.cfg = cfg
+    return tuner
+
+
+# ----------------------------------------------------------------------------- records on disk
+
+
+def _read_trials(project: Path) -> list[dict]:
+    trials = []
+    for path in sorted(project.glob("trial_*/trial.json")):
+        try:
+            trials.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError):  # being written by another process
+            continue
+    return trials
+
+
+def _best_id(trials: list[dict], mode: str) -> str | None:
+    done = [t for t in trials if t.get("status") == "COMPLETED" and t.get("score") is not None
+            and math.isfinite(t["score"])]
+    if not done:
+        return None
+    pick = max if mode == "max" else min
+    return pick(done, key=lambda t: t["score"])["trial_id"]
+
+
+def prune_checkpoints(project: Path, mode: str, *, final: bool = False) -> list[Path]:
+    """Delete the weights of ended trials that neither resume nor the results need.
+
+    Kept: the best completed trial's, trials still running, and, unless ``final`` (the search
+    has ended), Hyperband trials of brackets still open, whose weights a later round may
+    continue from.
+
+    Returns:
+        The files deleted.
+    """
+    trials = _read_trials(project)
+    keep = {_best_id(trials, mode)}
+    keep |= {t["trial_id"] for t in trials if t.get("status") in ("RUNNING", "IDLE")}
+    oracle = project / "oracle.json"
+    if oracle.exists() and not final:
+        with contextlib.suppress(OSError, json.JSONDecodeError):
+            for bracket in json.loads(oracle.read_text()).get("brackets", []):
+                keep |= {entry["id"] for rnd in bracket.get("rounds", []) for entry in rnd}
+    deleted = []
+    for t in trials:
+        if t["trial_id"] in keep:
+            continue
+        for path in (project / f"trial_{t['trial_id']}").glob("checkpoint*"):
+            path.unlink(missing_ok=True)
+            deleted.append(path)
+    return deleted
+
+
+def collect_trials(experiment_dir: str | os.PathLike, models: list[str] | None = None):
+    """Every trial of an experiment as a ``pandas.DataFrame`` (the rows of ``trials.csv``).
+
+    Columns: ``model``, ``trial_id``, ``status`` (``COMPLETED``, ``FAILED``, ``RUNNING``),
+    ``objective`` (the trial's best objective value), ``best_epoch`` (1-based), ``epochs_run``,
+    ``params``, ``wall_s`` (seconds), ``tuner_id``, ``reason`` (why a trial failed), then one
+    ``hp.<name>`` column per hyperparameter (empty where a model does not have it).
+
+    Args:
+        experiment_dir: The experiment folder.
+        models: The models to read (default: every project under ``tuner/``).
+    """
+    import pandas as pd
+
+    root = Path(experiment_dir)
+    if models is None:
+        models = sorted(p.name for p in (root / "tuner").glob("*") if p.is_dir())
+    rows = []
+    for model in models:
+        project = root / "tuner" / model
+        for t in _read_trials(project):
+            info_path = project / f"trial_{t['trial_id']}" / TRIAL_INFO
+            info = {}
+            if info_path.exists():
+                with contextlib.suppress(OSError, json.JSONDecodeError):
+                    info = json.loads(info_path.read_text())
+            reason = info.get("reason", "")
+            if t.get("status") == "FAILED" and not reason and t.get("message"):
+                lines = [x for x in str(t["message"]).strip().splitlines() if x.strip()]
+                reason = lines[-1] if lines else ""
+            step = t.get("best_step")
+            row = {"model": model, "trial_id": str(t["trial_id"]), "status": t.get("status"),
+                   "objective": t.get("score") if t.get("status") == "COMPLETED" else None,
+                   "best_epoch": None if step is None or t.get("status") != "COMPLETED"
+                   else int(step) + 1,
+                   "epochs_run": info.get("epochs_run"), "params": info.get("params"),
+                   "wall_s": info.get("wall_s"), "tuner_id": info.get("tuner_id"),
+                   "reason": reason}
+            values = (t.get("hyperparameters") or {}).get("values") or {}
+            row.update({f"hp.{k}": v for k, v in values.items()})
+            rows.append(row)
+    if not rows:
+        return pd.DataFrame(columns=TRIAL_COLUMNS)
+    frame = pd.DataFrame(rows, dtype=object)  # keeps each hyperparameter's own type
+    for column in ("objective", "wall_s"):
+        frame[column] = pd.to_numeric(frame[column])
+    for column in ("best_epoch", "epochs_run", "params"):
+        frame[column] = pd.to_numeric(frame[column]).astype("Int64")
+    frame["reason"] = frame["reason"].fillna("")
+    hp_cols = [c for c in frame.columns if c.startswith("hp.")]
+    return frame[TRIAL_COLUMNS + hp_cols].reset_index(drop=True)
+
+
+def write_trials_csv(experiment_dir: Path, models: list[str], objective: str):
+    """Rewrite ``trials.csv`` from the trial records (atomically); return the frame."""
+    frame = collect_trials(experiment_dir, models)
+    path = Path(experiment_dir) / "trials.csv"
+    tmp = path.with_suffix(".partial")
+    frame.rename(columns={"objective": objective}).to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return frame
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    return value
+
+
+def _best_hparams(hypermodel: DenoiserHyperModel, values: dict) -> dict:
+    hparams = {k: _plain(v) for k, v in values.items() if not k.startswith("tuner/")}
+    return {**{k: _plain(v) for k, v in hypermodel.chosen.items()}, **hparams}
+
+
+def export_best(cfg: Config, tuner: kt.Tuner, name: str, hypermodel: DenoiserHyperModel,
+                trials, root: Path) -> BestTrial | None:
+    """Write ``<model>/best_hparams.yaml`` and ``<model>/best.keras`` for the best trial."""
+    t = cfg.tune
+    done = trials[(trials["model"] == name) & (trials["status"] == "COMPLETED")]
+    done = done[done["objective"].notna()]
+    if done.empty:
+        logger.warning("%s: no completed trial, so no best model", name)
+        return None
+    row = done.loc[done["objective"].idxmax() if t.mode == "max" else done["objective"].idxmin()]
+    trial = tuner.oracle.get_trial(row["trial_id"])
+    hparams = _best_hparams(hypermodel, trial.hyperparameters.values)
+    out = root / name
+    out.mkdir(parents=True, exist_ok=True)
+    # A whole configuration (model section first), not an overlay: YAML overlays merge
+    # mappings, so the experiment's own model.hparams would leak into this model's.
+    chosen = replace(cfg, model=replace(cfg.model, name=name, hparams=hparams)).to_dict()
+    overlay = {"model": chosen.pop("model"), **chosen}
+    header = (f"# Best {name} trial {row['trial_id']} of experiment {t.experiment!r}: "
+              f"{t.objective} {row['objective']:.4f} at epoch {row['best_epoch']} "
+              f"({t.algorithm} search, {t.epochs} epochs per trial).\n"
+              f"# Train it further: noisenil train --config {out / 'best_hparams.yaml'}\n")
+    hparams_path = out / "best_hparams.yaml"
+    hparams_path.write_text(header + yaml.safe_dump(overlay, sort_keys=False))
+    model_path = out / "best.keras"
+    try:
+        # Not tuner.load_model(): Hyperband's would first load the weights of the trial this
+        # one continued from, which pruning has deleted.
+        keras.backend.clear_session()
+        model = hypermodel.build(trial.hyperparameters.copy())
+        model.load_weights(tuner._get_checkpoint_fname(trial.trial_id))
+        model.save(model_path)
+    except (OSError, ValueError) as err:  # weights gone (e.g. deleted by hand)
+        logger.warning("%s: could not load the weights of trial %s (%s)", name,
+                       row["trial_id"], err)
+        model_path = None
+    return BestTrial(model=name, trial_id=str(row["trial_id"]), score=float(row["objective"]),
+                     hparams=hparams, hparams_path=hparams_path, model_path=model_path)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def write_summary(cfg: Config, root: Path, trials, best: dict[str, BestTrial]) -> Path:
+    """Write ``summary.md``: one line per model, the winner, and the failed trials."""
+    t = cfg.tune
+    budget = (f"Hyperband up to {t.epochs} epochs per trial (factor {t.hyperband_factor})"
+              if t.algorithm == "hyperband" else
+              f"{t.algorithm} search, {t.max_trials} trials per model, {t.epochs} epochs each")
+    lines = [f"# Tuning experiment `{t.experiment}`", "",
+             f"Objective: `{t.objective}` ({t.mode}). {budget}; seed {t.seed}; "
+             f"{cfg.data.train_patches} training patches per epoch of "
+             f"{cfg.patches.height}x{cfg.patches.width}, batch {cfg.data.batch_size}, "
+             f"data mode `{cfg.data.mode}`. The resolved configuration is `config.yaml`; "
+             f"every trial is a row of `trials.csv`.", "",
+             f"| model | trials done | failed | best {t.objective} | trial | parameters | "
+             f"median s/trial | best hyperparameters |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name in t.models:
+        rows = trials[trials["model"] == name]
+        n_done = int((rows["status"] == "COMPLETED").sum())
+        n_failed = int((rows["status"] == "FAILED").sum())
+        b = best.get(name)
+        walls = rows["wall_s"].dropna()
+        wall = f"{walls.median():.0f}" if len(walls) else ""
+        if b is None:
+            lines.append(f"| {name} | {n_done} | {n_failed} | – | – | – | {wall} | – |")
+            continue
+        params = rows.loc[rows["trial_id"] == b.trial_id, "params"]
+        params_s = f"{int(params.iloc[0]):,}" if len(params) and params.notna().iloc[0] else ""
+        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in b.hparams.items() if v is not None)
+        lines.append(f"| {name} | {n_done} | {n_failed} | {b.score:.3f} | {b.trial_id} | "
+                     f"{params_s} | {wall} | {shown} |")
+    if best:
+        pick = max if t.mode == "max" else min
+        winner = pick(best.values(), key=lambda b: b.score)
+        lines += ["", f"Best model: **{winner.model}** ({t.objective} {winner.score:.3f}, "
+                      f"trial {winner.trial_id}): `{winner.model}/best.keras`, "
+                      f"hyperparameters in `{winner.model}/best_hparams.yaml`."]
+    failed = trials[trials["status"] == "FAILED"]
+    if len(failed):
+        lines += ["", "Failed trials:", ""]
+        lines += [f"- {r.model} trial {r.trial_id}: {r.reason}" for r in failed.itertuples()]
+    path = root / "summary.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# ----------------------------------------------------------------------------- the experiment
+
+
+def distributed_role() -> str:
+    """``local``, or ``chief`` / ``worker`` in Keras Tuner's distributed mode (environment).
+
+    Raises:
+        ConfigError: ``KERASTUNER_ORACLE_IP`` set without the port or the tuner id.
+    """
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return "local"
+    for var in ("KERASTUNER_ORACLE_PORT", "KERASTUNER_TUNER_ID"):
+        if var not in os.environ:
+            raise ConfigError(f"{var} is not set, but KERASTUNER_ORACLE_IP is: distributed "
+                              f"tuning needs KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_IP and "
+                              f"KERASTUNER_ORACLE_PORT on every process", key=var)
+    if not os.environ["KERASTUNER_ORACLE_PORT"].isdigit():
+        raise ConfigError(f"KERASTUNER_ORACLE_PORT={os.environ['KERASTUNER_ORACLE_PORT']!r}: "
+                          f"must be a port number", key="KERASTUNER_ORACLE_PORT")
+    return "chief" if "chief" in os.environ["KERASTUNER_TUNER_ID"] else "worker"
+
+
+@contextlib.contextmanager
+def _oracle_port(index: int, role: str) -> Iterator[None]:
+    """Model ``index`` of the experiment is served on ``KERASTUNER_ORACLE_PORT + index``."""
+    if role == "local":
+        yield
+        return
+    base = os.environ["KERASTUNER_ORACLE_PORT"]
+    os.environ["KERASTUNER_ORACLE_PORT"] = str(int(base) + index)
+    try:
+        yield
+    finally:
+        os.environ["KERASTUNER_ORACLE_PORT"] = base
+
+
+def tune(cfg: Config, *, progress: bool = True) -> TuneResult:
+    """Run (or continue) a tuning experiment over ``tune.models``.
+
+    Args:
+        cfg: The configuration: ``tune``, plus ``model.loss``/``model.metrics``, the ``train``
+            schedule, and the data sections.
+        progress: Keras progress bars and Keras Tuner's trial reports.
+
+    Returns:
+        A :class:`TuneResult` (a worker process returns the trials it can see and no best
+        models; the chief writes them).
+
+    Raises:
+        ConfigError: A bad ``tune`` section (see :func:`plan_experiment`), a strategy the backend
+            lacks, or an experiment folder holding a different experiment; all before any data
+            is loaded.
+    """
+    t = cfg.tune
+    plan = plan_experiment(cfg)
+    role = distributed_role()
+    strategy = distribution_strategy(t.strategy, key="tune.strategy")
+    root = Path(t.results_dir) / t.experiment
+    if role != "worker":
+        _check_same_experiment(cfg, root)
+        root.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, root / "config.yaml")
+    models = list(plan)
+
+    fit_kwargs: dict[str, Any] = dict(epochs=t.epochs, verbose=1 if progress else 0)
+    train_data = val_data = None
+    if role != "chief":  # the chief only serves the oracle
+        from noisenil.training import configured_data
+
+        replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+        train_data, val_data = configured_data(cfg, replicas, progress, fit_kwargs)
+
+    def record() -> None:
+        write_trials_csv(root, models, t.objective)
+
+    best: dict[str, BestTrial] = {}
+    with precision_policy(cfg.train.precision):
+        for index, (name, hypermodel) in enumerate(plan.items()):
+            logger.info("tuning %s (%d of %d): %s", name, index + 1, len(plan),
+                        ", ".join(hypermodel.free_hyperparameters()))
+            with _oracle_port(index, role):
+                tuner = make_tuner(cfg, name, hypermodel, root / "tuner", strategy=strategy)
+                tuner.after_trial = record if role == "local" else None
+                try:
+                    if role == "chief":
+                        tuner.search(verbose=1 if progress else 0)
+                    else:
+                        tuner.search(train_data, validation_data=val_data, **fit_kwargs)
+                except RuntimeError as err:  # keras-tuner: too many consecutive failures
+                    if "consecutive failures" not in str(err):
+                        raise
+                    logger.error("%s: search stopped after %d failed trials in a row: %s", name,
+                                 t.max_consecutive_failures, str(err).splitlines()[-1])
+            if role != "worker":
+                prune_checkpoints(Path(tuner.project_dir), t.mode, final=True)
+                trials = write_trials_csv(root, models, t.objective)
+                found = export_best(cfg, tuner, name, hypermodel, trials, root)
+                if found is not None:
+                    best[name] = found
+    trials = collect_trials(root, models)
+    if role != "worker":
+        trials = write_trials_csv(root, models, t.objective)
+        write_summary(cfg, root, trials, best)
+    return TuneResult(experiment_dir=root, trials=trials, best=best, objective=t.objective,
+                      direction=t.mode, role=role)
+
+
+def tune_from_files(config: str | None = None, overrides: list[str] | tuple = (), *,
+                    experiment: str | None = None, progress: bool = True) -> TuneResult:
+    """:func:`tune` on ``load_config(config, overrides=overrides)`` (what the CLI calls)."""
+    cfg = load_config(config, overrides=overrides)
+    if experiment is not None:
+        cfg = load_config(config, overrides=[*overrides, f"tune.experiment={experiment}"])
+    return tune(cfg, progress=progress)
+
+
+__all__ = ["BestTrial", "TuneResult", "collect_trials", "distributed_role", "make_tuner",
+           "plan_experiment", "prune_checkpoints", "tune", "tune_from_files"]

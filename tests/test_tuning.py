@@ -1,0 +1,263 @@
+"""``noisenil tune``: experiment files, resume after kill -9, failed trials, strategies, chief +
+workers, and bad configs refused before any training."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import PROJECT_ROOT
+from noisenil.cli import main
+from noisenil.config import load_config, save_config
+from noisenil.errors import ConfigError
+from noisenil.models import hypermodel_from_config
+from noisenil.tuning import collect_trials, tune
+
+DEBUG = str(PROJECT_ROOT / "configs" / "debug.yaml")
+
+
+def overrides(demo_dir, results, *extra):
+    return [f"data.demo_dir={demo_dir}", f"tune.results_dir={results}",
+            "train.tensorboard=false", *extra]
+
+
+def debug_cfg(demo_dir, results, *extra):
+    return load_config(DEBUG, overrides=overrides(demo_dir, results, *extra))
+
+
+def trial_records(project: Path) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text())
+            for p in sorted(project.glob("trial_*/trial.json"))}
+
+
+def test_a_three_model_sweep_writes_the_experiment(demo_dir, tmp_path):
+    cfg = debug_cfg(demo_dir, tmp_path, "train.tensorboard=true")
+    assert cfg.tune.models == ["dncnn", "resnet_unet", "two_stage_unet"]
+    res = tune(cfg, progress=False)
+    root = tmp_path / "debug"
+    assert res.experiment_dir == root
+    assert load_config(root / "config.yaml") == cfg
+
+    table = pd.read_csv(root / "trials.csv")
+    assert len(table) == 6 and table.groupby("model").size().to_dict() == {
+        "dncnn": 2, "resnet_unet": 2, "two_stage_unet": 2}
+    assert (table["status"] == "COMPLETED").all()
+    assert list(table.columns[:10]) == ["model", "trial_id", "status", "val_snr", "best_epoch",
+                                        "epochs_run", "params", "wall_s", "tuner_id", "reason"]
+    assert np.isfinite(table["val_snr"]).all() and (table["epochs_run"] == 1).all()
+    assert (table["wall_s"] > 0).all() and (table["params"] > 0).all()
+    # Every hyperparameter is a column; pinned ones carry their pinned value.
+    assert {"hp.learning_rate", "hp.kernel_size", "hp.freeze_epochs", "hp.growth"} <= set(
+        table.columns)
+    assert (table.loc[table["model"] == "dncnn", "hp.filters"] == 8).all()
+
+    for name in cfg.tune.models:
+        best = res.best[name]
+        rows = table[table["model"] == name]
+        assert best.score == pytest.approx(rows["val_snr"].max(), abs=1e-5)
+        # best_hparams.yaml is a whole config that names the winning network exactly.
+        overlay = load_config(root / name / "best_hparams.yaml")
+        assert overlay.model.name == name and overlay.data == cfg.data
+        assert overlay.model.hparams == best.hparams
+        assert hypermodel_from_config(overlay).free_hyperparameters() == []
+        model = keras.saving.load_model(best.model_path)
+        x = np.random.default_rng(0).random((1, 32, 64, 1), dtype=np.float32)
+        assert model.predict(x, verbose=0).shape == x.shape
+        # Disk stays bounded: only the best trial keeps its weights.
+        assert len(list((root / "tuner" / name).glob("trial_*/checkpoint*"))) == 1
+        assert (root / "tuner" / name / f"trial_{best.trial_id}" / "history.csv").exists()
+    summary = (root / "summary.md").read_text()
+    assert all(f"| {name} | 2 | 0 |" in summary for name in cfg.tune.models)
+    assert "Best model: **" in summary
+    assert list((root / "tuner" / "dncnn").glob("trial_*/logs/*/execution0/train"))
+
+
+def test_a_killed_sweep_resumes_without_losing_or_repeating_trials(demo_dir, tmp_path):
+    args = ["tune", "--config", DEBUG, "--experiment", "killed"]
+    for item in overrides(demo_dir, tmp_path, "tune.models=[unet]", "tune.max_trials=4",
+                          "tune.epochs=2", "data.train_patches=32"):
+        args += ["--set", item]
+    project = tmp_path / "killed" / "tuner" / "unet"
+    proc = subprocess.Popen([sys.executable, "-m", "noisenil.cli", "-q", *args], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            records = trial_records(project) if project.exists() else {}
+            if any(r["status"] == "COMPLETED" for r in records.values()):
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, "the sweep ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    before = {k: r for k, r in trial_records(project).items() if r["status"] == "COMPLETED"}
+    assert 1 <= len(before) < 4
+
+    assert main(["-q", *args]) == 0  # the same command again
+    after = trial_records(project)
+    assert sorted(after) == ["trial_0", "trial_1", "trial_2", "trial_3"]
+    assert all(r["status"] == "COMPLETED" for r in after.values())
+    for key, record in before.items():  # finished trials are kept as they were, not rerun
+        assert after[key]["score"] == record["score"]
+        assert after[key]["hyperparameters"]["values"] == record["hyperparameters"]["values"]
+    table = pd.read_csv(tmp_path / "killed" / "trials.csv")
+    assert sorted(table["trial_id"]) == [0, 1, 2, 3] and (table["epochs_run"] == 2).all()
+    values = {json.dumps(r["hyperparameters"]["values"], sort_keys=True) for r in after.values()}
+    assert len(values) == 4  # no hyperparameter set was tried twice
+
+
+def test_failed_trials_are_recorded_and_the_sweep_goes_on(demo_dir, tmp_path):
+    cfg = debug_cfg(
+        demo_dir, tmp_path, "tune.models=[unet,dncnn]", "tune.max_trials=3",
+        "tune.hparams.unet={base_filters: 4, depth: 2, dropout: 0.0}",
+        "tune.space.unet.learning_rate=[0.001, 0.003, 1.0e+30]",  # the last one diverges
+        "tune.hparams.dncnn={depth: 3, filters: 8, kernel_size: 3, l2: 0.0, residual: true,"
+        " learning_rate: 0.001}",
+        "tune.space.dncnn.dropout=[0.0, 1.5]")  # 1.5 is not a dropout rate: the build fails
+    res = tune(cfg, progress=False)
+    table = pd.read_csv(tmp_path / "debug" / "trials.csv")
+    unet = table[table["model"] == "unet"].set_index("hp.learning_rate")
+    assert sorted(unet.index) == [0.001, 0.003, 1e30]
+    assert unet.loc[1e30, "status"] == "FAILED"
+    assert unet.loc[1e30, "reason"].startswith("non-finite loss in epoch 1")
+    assert (unet.loc[[0.001, 0.003], "status"] == "COMPLETED").all()
+    dncnn = table[table["model"] == "dncnn"].set_index("hp.dropout")
+    assert sorted(dncnn.index) == [0.0, 1.5]
+    assert dncnn.loc[1.5, "status"] == "FAILED" and "ValueError" in dncnn.loc[1.5, "reason"]
+    assert dncnn.loc[0.0, "status"] == "COMPLETED"
+    assert res.best["unet"].hparams["learning_rate"] in (0.001, 0.003)
+    assert res.best["dncnn"].hparams["dropout"] == 0.0
+    summary = (tmp_path / "debug" / "summary.md").read_text()
+    assert "Failed trials:" in summary and "non-finite loss" in summary
+
+
+@pytest.mark.parametrize("algorithm", ["hyperband", "bayesian"])
+def test_other_algorithms_complete_their_trials(demo_dir, tmp_path, algorithm):
+    cfg = debug_cfg(demo_dir, tmp_path, "tune.models=[unet]", f"tune.algorithm={algorithm}",
+                    "tune.epochs=2", "tune.hyperband_factor=2", "tune.max_trials=3")
+    res = tune(cfg, progress=False)
+    table = res.trials
+    assert len(table) >= 3 and (table["status"] == "COMPLETED").all()
+    if algorithm == "hyperband":  # later rounds continue earlier trials from their weights
+        assert table["hp.tuner/trial_id"].notna().any()
+        assert set(table["hp.tuner/epochs"]) == {1, 2}
+    project = tmp_path / "debug" / "tuner" / "unet"
+    assert len(list(project.glob("trial_*/checkpoint*"))) == 1
+    assert res.best["unet"].model_path.exists()
+    assert not any(k.startswith("tuner/") for k in res.best["unet"].hparams)
+
+
+@pytest.mark.parametrize("extra,key,message", [
+    (["tune.models=[dncnn,resnet]"], "tune.models", r"unknown model\(s\) \['resnet'\]"),
+    (["tune.space.dncnn.kernel_size=[]"], "tune.space.dncnn.kernel_size", "empty search space"),
+    (["tune.space.dncnn.dropout={min: 0.3, max: 0.1}"], "tune.space.dncnn.dropout",
+     r"empty search space \(min > max\)"),
+    (["tune.models=[unet]", "tune.hparams.unet={base_filters: 4, depth: 2, dropout: 0.0, "
+      "learning_rate: 0.001}"], "tune.hparams.unet", "search space is empty"),
+    (["tune.objective=val_accuracy"], "tune.objective", "no model reports it"),
+    (["data.val_fraction=0.0"], "tune.objective", "needs validation data"),
+    (["tune.hparams.dncnn={depht: 3}"], "tune.hparams.dncnn", r"unknown hyperparameter"),
+    (["tune.strategy=mirrored"] if keras.backend.backend() != "tensorflow" else
+     ["tune.space.dncnn.kernel_size=3"], "tune.strategy" if keras.backend.backend() != "tensorflow"
+     else "tune.space.dncnn.kernel_size", "KERAS_BACKEND=tensorflow|give a list"),
+])
+def test_bad_config_fails_before_any_data_is_read(tmp_path, extra, key, message):
+    missing = tmp_path / "missing"  # loading data would fail with a DatasetError instead
+    cfg = load_config(DEBUG, overrides=["data.mode=mixing", f"data.clean_dir={missing}",
+                                        f"data.noise_dir={missing}",
+                                        f"tune.results_dir={tmp_path}", *extra])
+    with pytest.raises(ConfigError, match=message) as err:
+        tune(cfg, progress=False)
+    assert err.value.key == key
+    assert not (tmp_path / "debug").exists()
+
+
+def test_a_different_experiment_in_the_same_folder_is_refused(demo_dir, tmp_path):
+    save_config(debug_cfg(demo_dir, tmp_path), tmp_path / "debug" / "config.yaml")
+    with pytest.raises(ConfigError, match=r"holds an experiment with data.snr_db=\[2.0, 20.0\]"):
+        tune(debug_cfg(demo_dir, tmp_path, "data.snr_db=[0, 10]"), progress=False)
+    assert collect_trials(tmp_path / "debug").empty
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="MirroredStrategy is TF-only")
+def test_mirrored_tuning_on_two_logical_cpu_devices(demo_dir, tmp_path):
+    script = textwrap.dedent(f"""
+        import json, logging, tensorflow as tf
+        logging.basicConfig(level=logging.INFO)
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from noisenil.config import load_config
+        from noisenil.tuning import tune
+        cfg = load_config({DEBUG!r}, overrides={overrides(demo_dir, tmp_path)!r} + [
+            "tune.models=[unet]", "tune.strategy=mirrored"])
+        res = tune(cfg, progress=False)
+        print(json.dumps({{"status": res.trials["status"].tolist(),
+                          "score": res.trials["objective"].tolist()}}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["status"] == ["COMPLETED"] * 2 and np.all(np.isfinite(out["score"]))
+    assert "MirroredStrategy over 2 replicas" in proc.stderr
+    # The global batch is the per-replica batch (4) times 2 replicas.
+    assert "train: 2 batches of 8 patches" in proc.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_chief_and_two_workers_share_the_sweep(demo_dir, tmp_path):
+    base = free_port()
+    while any(_busy(base + i) for i in range(2)):
+        base = free_port()
+    args = [sys.executable, "-m", "noisenil.cli", "-q", "tune", "--config", DEBUG]
+    for item in overrides(demo_dir, tmp_path, "tune.models=[unet,dncnn]", "tune.max_trials=3"):
+        args += ["--set", item]
+    procs = {}
+    for tuner_id in ("chief", "tuner0", "tuner1"):
+        env = {**os.environ, "KERASTUNER_TUNER_ID": tuner_id,
+               "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(base)}
+        procs[tuner_id] = subprocess.Popen(args, cwd=tmp_path, env=env, text=True,
+                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        outputs = {k: p.communicate(timeout=400)[0] for k, p in procs.items()}
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+    for k, p in procs.items():
+        assert p.returncode == 0, f"{k}:\n{outputs[k][-3000:]}"
+    table = pd.read_csv(tmp_path / "debug" / "trials.csv")
+    for model in ("unet", "dncnn"):
+        rows = table[table["model"] == model]
+        assert sorted(rows["trial_id"]) == [0, 1, 2]  # every trial once
+        assert (rows["status"] == "COMPLETED").all()
+        assert set(rows["tuner_id"]) <= {"tuner0", "tuner1"}
+        assert (tmp_path / "debug" / model / "best.keras").exists()
+    assert set(table["tuner_id"]) == {"tuner0", "tuner1"}  # both workers trained
+    assert "worker done" in outputs["tuner0"] and "best unet" in outputs["chief"]
+
+
+def _busy(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
