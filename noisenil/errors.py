@@ -39,3 +39,7 @@ class AudioError(NoiseNilError, ValueError):
 
 class DatasetError(NoiseNilError):
     """A dataset cannot be built: missing folder, no usable audio, mismatched pairs, ..."""
+
+
+class MissingDependencyError(NoiseNilError, ImportError):
+    """An optional package a feature needs is not installed (the message has the install hint)."""
