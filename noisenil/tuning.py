@@ -58,11 +58,12 @@ from noisenil.training import (
 logger = logging.getLogger(__name__)
 
 TRIAL_INFO = "noisenil.json"
-#: Config keys that may change between the runs of one experiment (they do not change results,
-#: or, for ``tune.max_trials``, extend the sweep).
+#: Config keys that may change between the runs of one experiment (tune does not use them, they
+#: do not change results, or, for ``tune.max_trials``, they extend the sweep).
 RESUMABLE_KEYS = frozenset({
     "tune.max_trials", "tune.strategy", "tune.results_dir", "tune.max_consecutive_failures",
-    "train.strategy", "train.run_dir", "train.tensorboard", "data.workers",
+    "train.strategy", "train.run_dir", "train.tensorboard", "train.epochs", "train.monitor",
+    "train.monitor_mode", "model.name", "model.hparams", "data.workers",
     "data.use_multiprocessing", "data.pipeline", "data.demo_dir",
 })
 #: The leading columns of ``trials.csv``; hyperparameter columns follow (``hp.<name>``).
@@ -103,6 +104,8 @@ class TuneResult:
         objective: The objective's name, e.g. ``val_snr``.
         direction: ``max`` or ``min``.
         role: ``local``, ``chief`` or ``worker`` (distributed mode).
+        baseline: The validation metrics of the noisy input passed through unchanged
+            (``{"val_loss": ..., "val_snr": ...}``): what a model must beat to be of any use.
     """
 
     experiment_dir: Path
@@ -111,6 +114,7 @@ class TuneResult:
     objective: str = "val_snr"
     direction: str = "max"
     role: str = "local"
+    baseline: dict[str, float] = field(default_factory=dict)
 
     @property
     def summary_path(self) -> Path:
@@ -502,14 +506,37 @@ def export_best(cfg: Config, tuner: kt.Tuner, name: str, hypermodel: DenoiserHyp
                      hparams=hparams, hparams_path=hparams_path, model_path=model_path)
 
 
+def identity_scores(cfg: Config, val_data: Any, *, steps: int | None = None) -> dict[str, float]:
+    """Validation loss and metrics of the noisy input itself (an identity "model").
+
+    Args:
+        cfg: The configuration (``model.loss``, ``model.metrics``, ``features``).
+        val_data: Validation ``(noisy, clean)`` batches.
+        steps: Batches to evaluate (needed for endless ``tf.data`` streams).
+
+    Returns:
+        ``{"val_loss": ..., "val_<metric>": ...}``.
+    """
+    from noisenil.losses import get_loss
+    from noisenil.models.base import METRICS
+
+    inputs = keras.Input((None, None, cfg.features.channels))
+    model = keras.Model(inputs, keras.layers.Identity()(inputs), name="noisy_input")
+    model.compile(loss=get_loss(cfg.model.loss), metrics=[METRICS[m]() for m in cfg.model.metrics])
+    scores = model.evaluate(val_data, steps=steps, verbose=0, return_dict=True)
+    return {f"val_{k}": float(v) for k, v in scores.items()}
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
 
 
-def write_summary(cfg: Config, root: Path, trials, best: dict[str, BestTrial]) -> Path:
-    """Write ``summary.md``: one line per model, the winner, and the failed trials."""
+def write_summary(cfg: Config, root: Path, trials, best: dict[str, BestTrial],
+                  baseline: dict[str, float] | None = None) -> Path:
+    """Write ``summary.md``: one line per model, the winner, the noisy-input baseline, and the
+    failed trials."""
     t = cfg.tune
     budget = (f"Hyperband up to {t.epochs} epochs per trial (factor {t.hyperband_factor})"
               if t.algorithm == "hyperband" else
@@ -544,6 +571,9 @@ def write_summary(cfg: Config, root: Path, trials, best: dict[str, BestTrial]) -
         lines += ["", f"Best model: **{winner.model}** ({t.objective} {winner.score:.3f}, "
                       f"trial {winner.trial_id}): `{winner.model}/best.keras`, "
                       f"hyperparameters in `{winner.model}/best_hparams.yaml`."]
+    if baseline and t.objective in baseline:
+        lines += ["", f"The noisy input itself (no denoising) scores {t.objective} "
+                      f"{baseline[t.objective]:.3f} on the same validation batches."]
     failed = trials[trials["status"] == "FAILED"]
     if len(failed):
         lines += ["", "Failed trials:", ""]
@@ -624,6 +654,10 @@ def tune(cfg: Config, *, progress: bool = True) -> TuneResult:
 
         replicas = strategy.num_replicas_in_sync if strategy is not None else 1
         train_data, val_data = configured_data(cfg, replicas, progress, fit_kwargs)
+    baseline: dict[str, float] = {}
+    if role == "local" and val_data is not None:
+        baseline = identity_scores(cfg, val_data, steps=fit_kwargs.get("validation_steps"))
+        logger.info("noisy input (identity): %s", baseline)
 
     def record() -> None:
         write_trials_csv(root, models, t.objective)
@@ -655,9 +689,9 @@ def tune(cfg: Config, *, progress: bool = True) -> TuneResult:
     trials = collect_trials(root, models)
     if role != "worker":
         trials = write_trials_csv(root, models, t.objective)
-        write_summary(cfg, root, trials, best)
+        write_summary(cfg, root, trials, best, baseline)
     return TuneResult(experiment_dir=root, trials=trials, best=best, objective=t.objective,
-                      direction=t.mode, role=role)
+                      direction=t.mode, role=role, baseline=baseline)
 
 
 def tune_from_files(config: str | None = None, overrides: list[str] | tuple = (), *,
@@ -669,5 +703,6 @@ def tune_from_files(config: str | None = None, overrides: list[str] | tuple = ()
     return tune(cfg, progress=progress)
 
 
-__all__ = ["BestTrial", "TuneResult", "collect_trials", "distributed_role", "make_tuner",
+__all__ = ["BestTrial", "TuneResult", "collect_trials", "distributed_role", "identity_scores",
+           "make_tuner",
            "plan_experiment", "prune_checkpoints", "tune", "tune_from_files"]

@@ -23,7 +23,7 @@ from noisenil.cli import main
 from noisenil.config import load_config, save_config
 from noisenil.errors import ConfigError
 from noisenil.models import hypermodel_from_config
-from noisenil.tuning import collect_trials, tune
+from noisenil.tuning import _reason, collect_trials, tune
 
 DEBUG = str(PROJECT_ROOT / "configs" / "debug.yaml")
 
@@ -81,6 +81,9 @@ def test_a_three_model_sweep_writes_the_experiment(demo_dir, tmp_path):
     summary = (root / "summary.md").read_text()
     assert all(f"| {name} | 2 | 0 |" in summary for name in cfg.tune.models)
     assert "Best model: **" in summary
+    # The noisy input's own score, on the same validation batches, is the bar to clear.
+    assert set(res.baseline) == {"val_loss", "val_snr"} and np.isfinite(res.baseline["val_snr"])
+    assert f"scores val_snr {res.baseline['val_snr']:.3f}" in summary
     assert list((root / "tuner" / "dncnn").glob("trial_*/logs/*/execution0/train"))
 
 
@@ -192,6 +195,14 @@ def test_a_different_experiment_in_the_same_folder_is_refused(demo_dir, tmp_path
     with pytest.raises(ConfigError, match=r"holds an experiment with data.snr_db=\[2.0, 20.0\]"):
         tune(debug_cfg(demo_dir, tmp_path, "data.snr_db=[0, 10]"), progress=False)
     assert collect_trials(tmp_path / "debug").empty
+
+
+def test_out_of_memory_is_named_in_the_failure_reason():
+    tf = pytest.importorskip("tensorflow")
+    err = tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape")
+    assert _reason(err) == ("out of memory: ResourceExhaustedError: OOM when allocating tensor "
+                            "with shape")
+    assert _reason(ValueError("bad\nsecond line")) == "ValueError: bad"
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="MirroredStrategy is TF-only")
