@@ -39,6 +39,14 @@ def _check_range(key: str, value: list[float], *, lo: float | None = None, hi: f
         _fail(key, value, f"high must be <= {hi}")
 
 
+def metric_direction(metric: str, mode: str = "auto") -> str:
+    """``max`` or ``min`` for ``metric``: ``mode`` itself unless ``auto``, which means ``max`` for
+    SNR/SSIM-like metrics (``snr``, ``val_ssim``, ...) and ``min`` for losses."""
+    if mode != "auto":
+        return mode
+    return "max" if any(k in metric for k in ("snr", "ssim")) else "min"
+
+
 @dataclass
 class AudioConfig:
     """Audio loading.
@@ -322,9 +330,7 @@ class TrainConfig:
     @property
     def mode(self) -> str:
         """``max`` or ``min`` for :attr:`monitor`."""
-        if self.monitor_mode != "auto":
-            return self.monitor_mode
-        return "max" if any(k in self.monitor for k in ("snr", "ssim")) else "min"
+        return metric_direction(self.monitor, self.monitor_mode)
 
 
 @dataclass
@@ -404,9 +410,7 @@ class TuneConfig:
     @property
     def mode(self) -> str:
         """``max`` or ``min`` for :attr:`objective`."""
-        if self.direction != "auto":
-            return self.direction
-        return "max" if any(k in self.objective for k in ("snr", "ssim")) else "min"
+        return metric_direction(self.objective, self.direction)
 
 
 @dataclass

@@ -686,8 +686,9 @@ def tune(cfg: Config, *, progress: bool = True) -> TuneResult:
                 found = export_best(cfg, tuner, name, hypermodel, trials, root)
                 if found is not None:
                     best[name] = found
-    trials = collect_trials(root, models)
-    if role != "worker":
+    if role == "worker":
+        trials = collect_trials(root, models)
+    else:
         trials = write_trials_csv(root, models, t.objective)
         write_summary(cfg, root, trials, best, baseline)
     return TuneResult(experiment_dir=root, trials=trials, best=best, objective=t.objective,
@@ -697,10 +698,9 @@ def tune(cfg: Config, *, progress: bool = True) -> TuneResult:
 def tune_from_files(config: str | None = None, overrides: list[str] | tuple = (), *,
                     experiment: str | None = None, progress: bool = True) -> TuneResult:
     """:func:`tune` on ``load_config(config, overrides=overrides)`` (what the CLI calls)."""
-    cfg = load_config(config, overrides=overrides)
     if experiment is not None:
-        cfg = load_config(config, overrides=[*overrides, f"tune.experiment={experiment}"])
-    return tune(cfg, progress=progress)
+        overrides = [*overrides, f"tune.experiment={experiment}"]
+    return tune(load_config(config, overrides=overrides), progress=progress)
 
 
 __all__ = ["BestTrial", "TuneResult", "collect_trials", "distributed_role", "identity_scores",
