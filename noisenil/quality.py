@@ -42,6 +42,36 @@ INSTALL_HINT = 'pip install "noisenil[eval]"'
 #: Audio metrics :func:`evaluate_pair` computes by default, in column order.
 AUDIO_METRICS = ("snr", "segmental_snr", "si_sdr", "pesq", "stoi")
 
+#: Spectrogram metrics, computed on noisenil features (see :func:`spectrogram_mse`).
+SPECTROGRAM_METRICS = ("spectrogram_mse", "spectrogram_ssim")
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How to label and rank a metric.
+
+    Attributes:
+        label: Human-readable name for tables and plot axes.
+        unit: Unit for axis labels (empty when dimensionless).
+        higher_is_better: Ranking direction; improvements ``delta_<m>`` follow the same direction.
+    """
+
+    label: str
+    unit: str
+    higher_is_better: bool
+
+
+#: Every evaluation metric, in report order.
+METRIC_INFO: dict[str, MetricInfo] = {
+    "si_sdr": MetricInfo("SI-SDR", "dB", True),
+    "snr": MetricInfo("SNR", "dB", True),
+    "segmental_snr": MetricInfo("segmental SNR", "dB", True),
+    "pesq": MetricInfo("PESQ", "MOS-LQO", True),
+    "stoi": MetricInfo("STOI", "", True),
+    "spectrogram_ssim": MetricInfo("spectrogram SSIM", "", True),
+    "spectrogram_mse": MetricInfo("spectrogram MSE", "", False),
+}
+
 _EPS = 1e-20
 _OPTIONAL = {"pesq": "pesq", "stoi": "pystoi"}  # metric -> module of the eval extra
 

@@ -32,6 +32,7 @@ import keras
 import keras_tuner as kt
 
 from noisenil.config import Config, load_config, save_config
+from noisenil.denoiser import embed_config
 from noisenil.errors import ConfigError
 from noisenil.models import hypermodel_from_config
 
@@ -264,7 +265,7 @@ def train(cfg: Config, *, run_dir: str | os.PathLike | None = None, progress: bo
     done = int(state.get("epochs_done", 0)) if (run_dir / "last.keras").exists() else 0
     if done >= t.epochs:
         logger.info("%s: %d of %d epochs already done", run_dir, done, t.epochs)
-        return _finish(run_dir, t.monitor, state.get("best"), done, done)
+        return _finish(cfg, run_dir, t.monitor, state.get("best"), done, done)
 
     fit_kwargs: dict[str, Any] = dict(epochs=t.epochs, initial_epoch=done,
                                       verbose=1 if progress else 0)
@@ -295,7 +296,8 @@ def train(cfg: Config, *, run_dir: str | os.PathLike | None = None, progress: bo
         hypermodel.fit(hp, model, train_data, validation_data=val_data, callbacks=callbacks,
                        **fit_kwargs)
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
-    return _finish(run_dir, monitor, state.get("best"), int(state.get("epochs_done", done)), done)
+    return _finish(cfg, run_dir, monitor, state.get("best"),
+                   int(state.get("epochs_done", done)), done)
 
 
 def configured_data(cfg: Config, replicas: int, progress: bool, fit_kwargs: dict):
@@ -322,13 +324,15 @@ def train_data_epoch(train_data: Any, epoch: int) -> None:
         train_data.epoch = int(epoch)
 
 
-def _finish(run_dir: Path, monitor: str, best, epochs_done: int, resumed_from: int) -> TrainResult:
+def _finish(cfg: Config, run_dir: Path, monitor: str, best, epochs_done: int,
+            resumed_from: int) -> TrainResult:
     source = run_dir / "best.keras"
     if not source.exists():  # no epoch improved on a finite value (e.g. NaN from the start)
         source = run_dir / "last.keras"
     final = run_dir / "model.keras"
     if source.exists():
         shutil.copyfile(source, final)
+        embed_config(final, cfg)  # the file alone is enough to denoise with
     return TrainResult(run_dir=run_dir, model_path=final,
                        history=_read_history(run_dir / "history.csv"),
                        best=math.nan if best is None else float(best), monitor=monitor,

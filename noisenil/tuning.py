@@ -43,7 +43,8 @@ import keras_tuner as kt
 import numpy as np
 import yaml
 
-from noisenil.config import Config, load_config, save_config
+from noisenil.config import Config, config_from_dict, load_config, save_config
+from noisenil.denoiser import save_model
 from noisenil.errors import ConfigError
 from noisenil.models import get_hypermodel, list_models
 from noisenil.models.base import DenoiserHyperModel
@@ -497,7 +498,7 @@ def export_best(cfg: Config, tuner: kt.Tuner, name: str, hypermodel: DenoiserHyp
         keras.backend.clear_session()
         model = hypermodel.build(trial.hyperparameters.copy())
         model.load_weights(tuner._get_checkpoint_fname(trial.trial_id))
-        model.save(model_path)
+        save_model(model, model_path, config_from_dict(overlay))
     except (OSError, ValueError) as err:  # weights gone (e.g. deleted by hand)
         logger.warning("%s: could not load the weights of trial %s (%s)", name,
                        row["trial_id"], err)

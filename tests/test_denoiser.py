@@ -1,0 +1,145 @@
+"""``Denoiser``: the inference path (chunks, overlap-add, exact length, rates, channels), the
+configuration carried inside ``.keras`` files, and the throughput counters."""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+from noisenil.config import load_config, save_config
+from noisenil.denoiser import (CONFIG_ENTRY, Denoiser, embed_config, embedded_config,
+                               model_config, save_model)
+from noisenil.errors import AudioError, NoiseNilError
+from noisenil.models import get_hypermodel, list_models
+
+
+def identity_model(channels: int = 1) -> keras.Model:
+    inp = keras.Input((None, None, channels))
+    return keras.Model(inp, keras.layers.Identity()(inp), name="identity")
+
+
+def tiny_model(name: str) -> keras.Model:
+    return get_hypermodel(name, **get_hypermodel(name).tiny).build(kt.HyperParameters())
+
+
+def band_limited(rng, seconds: float, sr: int, top_hz: float = 3000.0) -> np.ndarray:
+    """A sum of sines below ``top_hz`` (survives resampling to 16 kHz and back)."""
+    t = np.arange(int(seconds * sr)) / sr
+    freqs = rng.uniform(100, top_hz, 8)
+    x = sum(np.sin(2 * np.pi * f * t + p) for f, p in zip(freqs, rng.uniform(0, 6, 8)))
+    return (0.05 * x).astype(np.float32)
+
+
+@pytest.mark.parametrize("seconds", [0.05, 0.9, 3.0, 11.3])
+def test_an_identity_network_gives_back_its_input_at_any_length(seconds, rng):
+    """Chunks (one short, several long), cross-fades and ISTFT put every sample back."""
+    den = Denoiser(identity_model(), load_config())
+    x = (0.1 * rng.standard_normal(int(seconds * 16000))).astype(np.float32)
+    y = den.denoise(x)
+    assert y.shape == x.shape and y.dtype == np.float32
+    assert np.max(np.abs(y - x)) < 1e-5
+
+
+@pytest.mark.parametrize("sr", [8000, 44100, 48000])
+def test_other_rates_and_stereo_come_back_at_their_rate_and_channel_count(sr, rng):
+    den = Denoiser(identity_model(), load_config())
+    x = np.stack([band_limited(rng, 1.3, sr), band_limited(rng, 1.3, sr, 2000.0)])
+    y = den.denoise(x, sample_rate=sr)
+    assert y.shape == x.shape
+    err = np.sqrt(np.mean((y - x) ** 2) / np.mean(x ** 2))
+    assert err < 0.01  # only the resampler's band edge and the ends differ
+
+
+def test_chunked_inference_equals_one_pass_for_a_pointwise_network(rng):
+    """With no receptive field across frames, chunking + overlap-add is exact."""
+    inp = keras.Input((None, None, 1))
+    model = keras.Model(inp, keras.layers.Activation("sigmoid")(inp))
+    cfg = load_config(overrides=["patches.chunk_width=256", "patches.chunk_overlap=64"])
+    den = Denoiser(model, cfg)
+    feats = rng.random((128, 1000, 1), dtype=np.float32)
+    whole = keras.ops.convert_to_numpy(model(feats[None]))[0]
+    assert np.max(np.abs(den.denoise_features(feats) - whole)) < 1e-6
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_registered_model_denoises_mono_and_stereo_files(name, rng):
+    den = Denoiser(tiny_model(name), load_config(), name=name)
+    mono = (0.1 * rng.standard_normal(16000)).astype(np.float32)
+    y = den.denoise(mono)
+    assert y.shape == mono.shape and np.all(np.isfinite(y))
+    stereo = (0.1 * rng.standard_normal((2, 22050))).astype(np.float32)
+    assert den.denoise(stereo, sample_rate=22050).shape == stereo.shape
+    assert den.params == tiny_model(name).count_params()
+
+
+def test_throughput_counts_patches_and_real_time_factor(rng):
+    den = Denoiser(identity_model(), load_config())
+    den.denoise(np.zeros(48000, np.float32) + 0.01)
+    # 751 frames -> chunks of 512 frames overlapping by 64: starts 0 and 448, 2 x (512/128) = 8
+    assert den.throughput.patches == pytest.approx(8.0)
+    assert den.throughput.audio_seconds == pytest.approx(3.0)
+    assert 0 < den.throughput.rtf < 10
+    den.throughput.reset()
+    assert den.throughput.patches == 0 and np.isnan(den.throughput.rtf)
+
+
+def test_bad_audio_is_refused_naming_the_argument():
+    den = Denoiser(identity_model(), load_config())
+    with pytest.raises(AudioError, match="audio: contains NaN"):
+        den.denoise(np.array([0.1, np.nan, 0.2], np.float32))
+    with pytest.raises(AudioError, match="audio: expected"):
+        den.denoise(np.zeros((1, 2, 3), np.float32))
+
+
+# --- configuration carried with the model ---------------------------------------------------
+
+def test_save_model_embeds_the_config_and_plain_keras_still_loads_it(tmp_path, rng):
+    cfg = load_config(overrides=["stft.hop_length=32", "model.name=dncnn"])
+    model = tiny_model("dncnn")
+    path = save_model(model, tmp_path / "m.keras", cfg)
+    assert CONFIG_ENTRY in zipfile.ZipFile(path).namelist()
+    assert embedded_config(path) == cfg
+    plain = keras.saving.load_model(path, safe_mode=True, compile=False)
+    x = rng.random((1, 32, 32, 1), dtype=np.float32)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(plain(x)),
+                               keras.ops.convert_to_numpy(model(x)), atol=1e-6)
+    den = Denoiser.from_file(path)
+    assert den.cfg.stft.hop_length == 32 and den.config_source == "embedded"
+    assert den.name == "m"
+    # Replacing the embedded copy leaves exactly one entry.
+    embed_config(path, load_config())
+    names = zipfile.ZipFile(path).namelist()
+    assert names.count(CONFIG_ENTRY) == 1 and embedded_config(path) == load_config()
+
+
+def test_config_found_beside_the_model_then_in_its_parent_then_defaults(tmp_path, caplog):
+    model = identity_model()
+    run = tmp_path / "exp" / "dncnn"
+    run.mkdir(parents=True)
+    path = run / "best.keras"
+    model.save(path)  # no embedded config
+    save_config(load_config(overrides=["stft.hop_length=48"]), tmp_path / "exp" / "config.yaml")
+    cfg, source = model_config(path)
+    assert cfg.stft.hop_length == 48 and source.endswith("exp/config.yaml")
+    save_config(load_config(overrides=["stft.hop_length=40"]), run / "best_hparams.yaml")
+    assert model_config(path)[0].stft.hop_length == 40
+    assert Denoiser.from_file(path).name == "dncnn"  # best.keras is named after its folder
+    lone = tmp_path / "lone.keras"
+    model.save(lone)
+    with caplog.at_level(logging.WARNING):
+        assert model_config(lone) == (load_config(), "defaults")
+    assert "carries no noisenil configuration" in caplog.text
+
+
+def test_missing_or_broken_model_files_name_the_file(tmp_path):
+    with pytest.raises(NoiseNilError, match=r"model='.*nope.keras': no such file"):
+        Denoiser.from_file(tmp_path / "nope.keras")
+    bad = tmp_path / "bad.keras"
+    bad.write_text("not a zip")
+    with pytest.raises(NoiseNilError, match=r"model='.*bad.keras': not a .keras file"):
+        Denoiser.from_file(bad)

@@ -1,0 +1,82 @@
+"""Test sets: folder layouts, fixed-SNR mixtures that are reproducible, paired grouping, the test
+split of a config, and errors that name the folder or key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from noisenil.config import load_config
+from noisenil.errors import ConfigError, DatasetError
+from noisenil.manifest import scan_folder, split_by_group
+from noisenil.mixing import snr_db
+from noisenil.testset import load_test_set
+
+
+def test_clean_plus_noise_is_mixed_at_every_snr_exactly(demo_dir):
+    ts = load_test_set(demo_dir, snrs=(0.0, 5.0, 10.0), max_files=3)
+    assert len(ts) == 9 and ts.sample_rate == 16000
+    assert [e.snr_db for e in ts.examples] == [0.0, 5.0, 10.0] * 3
+    for e in ts.examples:
+        assert e.clean.shape == e.noisy.shape and e.clean.dtype == np.float32
+        assert snr_db(e.clean, e.noisy - e.clean) == pytest.approx(e.snr_db, abs=0.01)
+        assert e.input_snr == pytest.approx(e.snr_db, abs=0.01)
+        assert np.max(np.abs(e.noisy)) <= 0.99 + 1e-6
+        assert e.noise and e.name.endswith(f"@{e.snr_db:g}dB")
+    assert "3 clean files" in ts.description and "0/5/10 dB (seed 0)" in ts.description
+
+
+def test_mixtures_are_reproducible_and_do_not_depend_on_the_other_snrs(demo_dir):
+    a = load_test_set(demo_dir, snrs=(0.0, 5.0), max_files=2, seed=3)
+    b = load_test_set(demo_dir, snrs=(0.0, 5.0, 10.0), max_files=2, seed=3)
+    c = load_test_set(demo_dir, snrs=(0.0, 5.0), max_files=2, seed=4)
+    b_by_name = {e.name: e for e in b.examples}
+    for e in a.examples:
+        np.testing.assert_array_equal(e.noisy, b_by_name[e.name].noisy)
+    assert any(not np.array_equal(x.noisy, y.noisy) for x, y in zip(a.examples, c.examples))
+
+
+def test_paired_folders_are_grouped_by_measured_input_snr(demo_dir):
+    ts = load_test_set(Path(demo_dir) / "paired", max_files=4, snr_step=5.0)
+    assert 1 <= len(ts) <= 4
+    for e in ts.examples:
+        assert e.input_snr == pytest.approx(snr_db(e.clean, e.noisy - e.clean), abs=1e-6)
+        assert e.snr_db == 5.0 * round(e.input_snr / 5.0)
+        assert e.noise == ""
+    assert "paired files" in ts.description
+
+
+def test_a_config_gives_its_held_out_test_split(demo_dir):
+    cfg = load_config(overrides=[f"data.demo_dir={demo_dir}", "data.test_fraction=0.2"])
+    ts = load_test_set(cfg, snrs=(5.0,))
+    clean = scan_folder(Path(demo_dir) / "clean", speaker_patterns=cfg.data.speaker_patterns)
+    splits = split_by_group(clean.files, val_fraction=cfg.data.val_fraction,
+                            test_fraction=0.2, seed=cfg.data.split_seed)
+    assert sorted(e.name for e in ts.examples) == sorted(f"{f.name}@5dB"
+                                                         for f in splits["test"])
+    train_names = {f.name for f in splits["train"]}
+    assert not train_names & {e.name.split("@")[0] for e in ts.examples}
+
+
+def test_bad_sources_are_refused_naming_what_is_wrong(demo_dir, tmp_path):
+    with pytest.raises(DatasetError, match=r"data='.*nowhere': no such folder"):
+        load_test_set(tmp_path / "nowhere")
+    (tmp_path / "stuff").mkdir()
+    with pytest.raises(DatasetError, match=r"expected sub-folders clean/ \+ noisy/.*\['stuff'\]"):
+        load_test_set(tmp_path)
+    with pytest.raises(ConfigError, match="data.test_fraction=0"):
+        load_test_set(load_config(overrides=[f"data.demo_dir={demo_dir}"]))
+    with pytest.raises(ConfigError, match=r"snrs=\[\]"):
+        load_test_set(demo_dir, snrs=())
+    with pytest.raises(ConfigError, match="max_files=0"):
+        load_test_set(demo_dir, max_files=0)
+
+
+@pytest.mark.realaudio
+def test_real_voicebank_demand_pairs_load_at_the_evaluation_rate(audio_dir):
+    ts = load_test_set(audio_dir / "fixtures" / "paired" / "vctk_demand", sample_rate=16000)
+    assert len(ts) >= 2
+    for e in ts.examples:
+        assert e.clean.shape == e.noisy.shape and -10 < e.input_snr < 30
