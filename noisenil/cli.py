@@ -90,6 +90,65 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_source(args: argparse.Namespace):
+    """--data DIR, else the test split of --config/--set (None when neither is given)."""
+    if args.data:
+        return args.data
+    if args.config or args.overrides:
+        from noisenil.config import load_config
+
+        return load_config(args.config, overrides=args.overrides)
+    raise NoiseNilError("give --data DIR (clean/ + noisy/ or clean/ + noise/) or --config FILE "
+                        "(its data section's test split)")
+
+
+def _baselines(text: str) -> str | list[str] | None:
+    return text if text in ("all", "none") else [b for b in text.split(",") if b]
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from noisenil.evaluation import evaluate
+
+    res = evaluate(args.model, _data_source(args), out_dir=args.out, snrs=args.snr,
+                   seed=args.seed, max_files=args.max_files, baselines=_baselines(args.baselines),
+                   examples=args.examples, progress=not args.quiet)
+    cols = [c for c in ("method", "si_sdr", "delta_si_sdr", "pesq", "stoi", "rtf")
+            if c in res.comparison.columns]
+    print(res.comparison[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"results in {res.out_dir}: metrics.csv, summary.csv, comparison.csv, figures/")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from noisenil.comparison import compare
+
+    table = compare(args.models, _data_source(args), out_dir=args.out, snrs=args.snr,
+                    seed=args.seed, max_files=args.max_files,
+                    baselines=_baselines(args.baselines), examples=args.examples,
+                    progress=not args.quiet)
+    cols = [c for c in ("method", "kind", "si_sdr", "delta_si_sdr", "pesq", "stoi", "rtf")
+            if c in table.columns]
+    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"report: {args.out}/report.html (and report.md, comparison.csv)")
+    return 0
+
+
+def _add_test_set_args(p: argparse.ArgumentParser, baselines: str) -> None:
+    p.add_argument("--data", help="test folder: clean/ + noisy/ (paired) or clean/ + noise/ "
+                                  "(mixed at --snr); default: the test split of --config")
+    p.add_argument("--config", help="config whose data section's test split is used "
+                                    "(without --data)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key of --config (repeatable)")
+    p.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0, 15.0],
+                   metavar="DB", help="input SNRs of mixed test sets (default 0 5 10 15)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the mixtures")
+    p.add_argument("--max-files", type=int, help="use at most N clean files")
+    p.add_argument("--baselines", default=baselines,
+                   help=f"classical baselines: all, none, or a comma list (default {baselines})")
+    p.add_argument("--examples", type=int, default=3, help="example figures (and audio)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and tests)."""
     parser = argparse.ArgumentParser(prog="noisenil", description=__doc__.splitlines()[0])
@@ -115,6 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(p)
     p.add_argument("--experiment", help="experiment name (default: tune.experiment)")
     p.set_defaults(func=_cmd_tune)
+
+    p = sub.add_parser("evaluate", help="score one model on a test set: metrics.csv, "
+                                        "summary.csv (per-SNR means, 95%% CI), figures")
+    p.add_argument("--model", required=True, help="a .keras model")
+    p.add_argument("--out", default="evaluation", help="results folder")
+    _add_test_set_args(p, baselines="none")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("compare", help="score models (a tuning experiment, run folders or "
+                                       ".keras files) and classical baselines; report.html")
+    p.add_argument("models", nargs="+", help="tuning experiment folder, run folders, .keras files")
+    p.add_argument("--out", default="comparison", help="report folder")
+    _add_test_set_args(p, baselines="all")
+    p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("demo-data", help="generate the synthetic demo corpus")
     p.add_argument("folder")

@@ -372,6 +372,39 @@ def _audio_metric(name: str, ref: np.ndarray, est: np.ndarray, sample_rate: int)
     return (pesq_score if name == "pesq" else stoi_score)(ref, est, sample_rate=sample_rate)
 
 
+def audio_scores(ref: np.ndarray, est: np.ndarray, *, sample_rate: int,
+                 metrics: Iterable[str] | None = None) -> dict[str, float]:
+    """Score one estimate against its reference with several audio metrics.
+
+    Args:
+        ref: Clean reference ``(samples,)``.
+        est: Estimate ``(samples,)``.
+        sample_rate: Rate of both in Hz.
+        metrics: Names from :data:`AUDIO_METRICS`; all of them by default.
+
+    Returns:
+        ``{metric: value}``; NaN for a metric whose package is missing (notes are logged).
+
+    Raises:
+        AudioError: Lengths differ or NaN/Inf samples.
+        ConfigError: An unknown metric name, or a bad ``sample_rate``.
+    """
+    names = tuple(AUDIO_METRICS if metrics is None else metrics)
+    unknown = [m for m in names if m not in AUDIO_METRICS]
+    if unknown:
+        raise ConfigError(f"metrics={unknown!r}: unknown; choose from {list(AUDIO_METRICS)}",
+                          key="metrics")
+    _check_rate(sample_rate)
+    _check_pair(ref, est, names=("clean", "estimate"))
+    out = {}
+    for name in names:
+        score = _audio_metric(name, ref, est, sample_rate)
+        if score.note:
+            logger.debug("%s: %s", name, score.note)
+        out[name] = score.value
+    return out
+
+
 def evaluate_pair(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray, *,
                   sample_rate: int, metrics: Iterable[str] | None = None) -> dict[str, float]:
     """Score a denoised signal and its improvement over the noisy input.
