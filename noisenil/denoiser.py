@@ -158,6 +158,8 @@ class Denoiser:
         cfg: Its configuration (``audio``, ``stft``, ``features`` and ``patches`` are used).
         name: A label for reports; defaults to the model's name.
         batch_size: Chunks per network call.
+        max_gain_db: Largest gain, in dB, any time-frequency bin may get over the noisy input
+            (see :meth:`bound_features`); ``None`` leaves the network's output as it is.
 
     Example:
         >>> den = Denoiser.from_file("tuning_results/sweep/dncnn/best.keras")
@@ -165,20 +167,22 @@ class Denoiser:
     """
 
     def __init__(self, model: keras.Model, cfg: Config, *, name: str | None = None,
-                 batch_size: int = 4):
+                 batch_size: int = 4, max_gain_db: float | None = 6.0):
         if batch_size < 1:
             raise ConfigError(f"batch_size={batch_size}: must be >= 1", key="batch_size")
         self.model = model
         self.cfg = cfg
         self.name = name or model.name
         self.batch_size = batch_size
+        self.max_gain_db = max_gain_db
         self.features = FeatureTransform.from_config(cfg)
         self.throughput = Throughput()
         self.config_source = "given"
 
     @classmethod
     def from_file(cls, path: str | Path, *, config: Config | str | Path | None = None,
-                  name: str | None = None, batch_size: int = 4) -> Denoiser:
+                  name: str | None = None, batch_size: int = 4,
+                  max_gain_db: float | None = 6.0) -> Denoiser:
         """Load a ``.keras`` model (``safe_mode``) and its configuration.
 
         Args:
@@ -188,6 +192,7 @@ class Denoiser:
             name: Report label; defaults to the folder name for ``best.keras``/``model.keras``
                 (the family in a tuning experiment), else the file's stem.
             batch_size: Chunks per network call.
+            max_gain_db: See :class:`Denoiser`.
 
         Raises:
             NoiseNilError: The file is missing or not a ``.keras`` model.
@@ -211,7 +216,7 @@ class Denoiser:
             raise NoiseNilError(f"model={str(path)!r}: cannot load ({err})") from err
         if name is None:
             name = path.parent.name if path.stem in ("best", "model", "last") else path.stem
-        den = cls(model, cfg, name=name, batch_size=batch_size)
+        den = cls(model, cfg, name=name, batch_size=batch_size, max_gain_db=max_gain_db)
         den.config_source = source
         return den
 
@@ -253,9 +258,30 @@ class Denoiser:
             chunks.shape[2] / p.width)
         return overlap_add(out, starts, n_frames, overlap=overlap)[:n_freq]
 
+    def bound_features(self, out: np.ndarray, spec: np.ndarray) -> np.ndarray:
+        """Limit each bin of the network's output to the noisy magnitude + ``max_gain_db``.
+
+        A denoiser removes energy; an under-trained network can instead output feature values
+        far above its input, which the exponential inverse of the dB scale turns into huge
+        samples. The bound is applied in the feature domain (the scales are monotonic), so it
+        never overflows.
+
+        Args:
+            out: Network output features ``(freq, frames, channels)``.
+            spec: The noisy complex spectrogram ``(freq, frames)``.
+        """
+        if self.max_gain_db is None:
+            return out
+        cap = self.features.encode(spec * np.float32(10.0 ** (self.max_gain_db / 20.0)))
+        if out.shape[-1] == 1:
+            return np.minimum(out, cap)
+        mag = np.sqrt(np.sum(out * out, axis=-1, keepdims=True))
+        limit = np.sqrt(np.sum(cap * cap, axis=-1, keepdims=True))
+        return out * np.minimum(1.0, limit / np.maximum(mag, 1e-12))
+
     def _denoise_mono(self, x: np.ndarray) -> np.ndarray:
         feats, spec = self.features.analyze(x)
-        out = self.denoise_features(feats)
+        out = self.bound_features(self.denoise_features(feats), spec)
         return self.features.synthesize(out, length=x.shape[-1], phase_from=spec)
 
     def denoise(self, audio: np.ndarray, sample_rate: int | None = None) -> np.ndarray:

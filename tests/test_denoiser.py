@@ -77,6 +77,27 @@ def test_every_registered_model_denoises_mono_and_stereo_files(name, rng):
     assert den.params == tiny_model(name).count_params()
 
 
+@pytest.mark.parametrize("representation", ["magnitude", "complex"])
+def test_no_bin_gains_more_than_max_gain_db_over_the_noisy_input(representation, rng):
+    """A network that adds +5 to every feature (+500 dB in the dB scale) is held to +6 dB."""
+    channels = 1 if representation == "magnitude" else 2
+    inp = keras.Input((None, None, channels))
+    wild = keras.Model(inp, keras.layers.Rescaling(1.0, offset=5.0)(inp))
+    cfg = load_config(overrides=[f"features.representation={representation}"])
+    x = (0.1 * rng.standard_normal(16000)).astype(np.float32)
+    y = Denoiser(wild, cfg).denoise(x)
+    assert np.all(np.isfinite(y))
+    assert np.sqrt(np.mean(y ** 2)) <= 2.0 * np.sqrt(np.mean(x ** 2)) * 1.01
+    # In the spectrogram every bin is at most 2x (+6 dB) the noisy one.
+    den = Denoiser(wild, cfg)
+    feats, spec = den.features.analyze(x)
+    bounded = den.features.decode(den.bound_features(feats + 5.0, spec), phase_from=spec)
+    assert np.all(np.abs(bounded) <= 2.0 * np.abs(spec) * (1 + 1e-4) + 1e-7)
+    assert np.mean(np.abs(bounded) >= 1.99 * np.abs(spec)) > 0.9  # the cap is what binds
+    unbounded = Denoiser(wild, cfg, max_gain_db=None).denoise(x)
+    assert not np.all(np.isfinite(unbounded)) or np.max(np.abs(unbounded)) > 100
+
+
 def test_throughput_counts_patches_and_real_time_factor(rng):
     den = Denoiser(identity_model(), load_config())
     den.denoise(np.zeros(48000, np.float32) + 0.01)
