@@ -426,22 +426,12 @@ def evaluate_pair(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray, *,
         AudioError: Lengths differ or NaN/Inf samples, naming the argument.
         ConfigError: An unknown metric name, or a bad ``sample_rate``.
     """
-    names = tuple(AUDIO_METRICS if metrics is None else metrics)
-    unknown = [m for m in names if m not in AUDIO_METRICS]
-    if unknown:
-        raise ConfigError(f"metrics={unknown!r}: unknown; choose from {list(AUDIO_METRICS)}",
-                          key="metrics")
-    _check_rate(sample_rate)
     _check_pair(clean, noisy, names=("clean", "noisy"))
     _check_pair(clean, denoised, names=("clean", "denoised"))
+    scores = audio_scores(clean, denoised, sample_rate=sample_rate, metrics=metrics)
+    reference = audio_scores(clean, noisy, sample_rate=sample_rate, metrics=metrics)
     out: dict[str, float] = {}
-    notes: dict[str, None] = {}  # ordered set
-    for name in names:
-        scores = (_audio_metric(name, clean, denoised, sample_rate),
-                  _audio_metric(name, clean, noisy, sample_rate))
-        notes.update({f"{name}: {s.note}": None for s in scores if s.note})
-        out[name], out[f"noisy_{name}"] = scores[0].value, scores[1].value
-        out[f"delta_{name}"] = out[name] - out[f"noisy_{name}"]
-    for note in notes:
-        logger.info("evaluate_pair: %s", note)
+    for name, value in scores.items():
+        out[name], out[f"noisy_{name}"] = value, reference[name]
+        out[f"delta_{name}"] = value - reference[name]
     return out
