@@ -134,8 +134,12 @@ class _Reference:
     """What every method of one example is compared with."""
 
     clean_features: np.ndarray
-    noisy_features: np.ndarray
     noisy_scores: dict[str, float]
+
+
+def _spectrogram_scores(clean_features: np.ndarray, features: np.ndarray) -> dict[str, float]:
+    return {"spectrogram_mse": quality.spectrogram_mse(clean_features, features),
+            "spectrogram_ssim": quality.spectrogram_ssim(clean_features, features)}
 
 
 def score_methods(test_set: TestSet, methods: Sequence[Method], *,
@@ -181,9 +185,10 @@ def score_methods(test_set: TestSet, methods: Sequence[Method], *,
     with tqdm(total=total, desc="evaluating", unit="file", disable=not progress) as bar:
         for i, ex in enumerate(test_set.examples):
             # The input's own scores are computed once per example, not once per method.
-            reference = _Reference(ft.analyze(ex.clean)[0], ft.analyze(ex.noisy)[0],
-                                   quality.audio_scores(ex.clean, ex.noisy, sample_rate=sr,
-                                                        metrics=metrics))
+            clean_feats, noisy_feats = ft.analyze(ex.clean)[0], ft.analyze(ex.noisy)[0]
+            reference = _Reference(clean_feats, {
+                **quality.audio_scores(ex.clean, ex.noisy, sample_rate=sr, metrics=metrics),
+                **_spectrogram_scores(clean_feats, noisy_feats)})
             for m in methods:
                 start = time.perf_counter()
                 y = np.asarray(m.fn(ex.noisy, sr), dtype=np.float32)
@@ -206,13 +211,11 @@ def _row(m: Method, ex: TestExample, y: np.ndarray, sr: int, ft: FeatureTransfor
                           f"{ex.noisy.shape}", key="methods")
     row = dict(method=m.name, kind=m.kind, file=ex.name, snr_db=ex.snr_db,
                input_snr=ex.input_snr, noise=ex.noise, seconds=ex.samples / sr)
-    scores = (ref.noisy_scores if m.kind == "input" else
-              quality.audio_scores(ex.clean, y, sample_rate=sr, metrics=metrics))
-    feats = ref.noisy_features if m.kind == "input" else ft.analyze(y)[0]
-    for name, fn in (("spectrogram_mse", quality.spectrogram_mse),
-                     ("spectrogram_ssim", quality.spectrogram_ssim)):
-        scores[name] = fn(ref.clean_features, feats)
-        ref.noisy_scores.setdefault(name, fn(ref.clean_features, ref.noisy_features))
+    if m.kind == "input":  # scored once per example already
+        scores = ref.noisy_scores
+    else:
+        scores = {**quality.audio_scores(ex.clean, y, sample_rate=sr, metrics=metrics),
+                  **_spectrogram_scores(ref.clean_features, ft.analyze(y)[0])}
     for name, value in scores.items():
         row[name] = value
         row[f"noisy_{name}"] = ref.noisy_scores[name]
