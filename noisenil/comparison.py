@@ -17,6 +17,7 @@ It returns ``comparison.csv`` as a pandas DataFrame for notebooks.
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
 from collections.abc import Sequence
@@ -76,14 +77,20 @@ def _unique_names(denoisers: list[Denoiser]) -> None:
             d.name = f"{d.name}-{seen[d.name]}"
 
 
-def budget_note(den: Denoiser) -> str:
-    """How a model was trained, from its configuration."""
+def budget_note(den: Denoiser, path: Path) -> str:
+    """How a model was trained: what its folder records, else what its configuration allows."""
     c = den.cfg
     steps = -(-c.data.train_patches // c.data.batch_size)
-    return (f"{den.name}: {den.params:,} parameters, trained on {c.data.mode} data "
-            f"({c.data.train_patches} patches of {c.patches.height}x{c.patches.width} per epoch = "
-            f"{steps} steps of {c.data.batch_size}; up to {c.train.epochs} epochs in `train`, "
-            f"{c.tune.epochs} per trial in `tune`); configuration: {den.config_source}")
+    state = path.parent / "state.json"
+    if (path.parent / "best_hparams.yaml").is_file():
+        epochs = f"the best trial of a tuning experiment: at most {c.tune.epochs} epochs"
+    elif state.is_file():
+        epochs = f"a training run of {json.loads(state.read_text()).get('epochs_done')} epochs"
+    else:
+        epochs = f"at most {c.train.epochs} epochs (train.epochs)"
+    return (f"{den.name}: {den.params:,} parameters; {epochs} of {steps} steps of "
+            f"{c.data.batch_size} patches of {c.patches.height}x{c.patches.width} "
+            f"({c.data.mode} data); configuration: {den.config_source}")
 
 
 def _experiment_note(sources: Sequence[Path]) -> list[str]:
@@ -196,7 +203,7 @@ def compare(models: str | Path | Sequence[str | Path], data: str | Path | Config
     if test_set.skipped:
         notes.append(f"{len(test_set.skipped)} files left out, e.g. {test_set.skipped[0]}")
     notes += _experiment_note([Path(s) for s in sources])
-    notes += [budget_note(d) for d in dens]
+    notes += [budget_note(d, p) for d, p in zip(dens, paths)]
     notes.append(f"Speed: wall time of each method over the whole test set on this machine "
                  f"({platform.machine()}, Keras {keras.__version__} on {keras.backend.backend()}), "
                  f"after one warm-up call; models run {dens[0].batch_size} chunks of "

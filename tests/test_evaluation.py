@@ -15,7 +15,7 @@ import soundfile as sf
 
 from conftest import PROJECT_ROOT
 from noisenil.cli import main
-from noisenil.comparison import compare, find_models
+from noisenil.comparison import budget_note, compare, find_models
 from noisenil.config import load_config
 from noisenil.denoiser import Denoiser, save_model
 from noisenil.errors import ConfigError, NoiseNilError
@@ -110,6 +110,10 @@ def test_find_models_reads_experiments_runs_and_files(tmp_path):
     (tmp_path / "run").mkdir()
     identity_denoiser().model.save(tmp_path / "run" / "model.keras")
     assert find_models([tmp_path / "run", exp / "unet" / "best.keras"])[0].name == "model.keras"
+    (tmp_path / "run" / "state.json").write_text('{"epochs_done": 7}')
+    run_model = tmp_path / "run" / "model.keras"
+    assert "run: 0 parameters; a training run of 7 epochs of 256 steps of 16 patches of " \
+           "128x128" in budget_note(Denoiser.from_file(run_model), run_model)
     (tmp_path / "empty" / "dncnn").mkdir(parents=True)
     (tmp_path / "empty" / "dncnn" / "best_hparams.yaml").write_text("{}")
     with pytest.raises(NoiseNilError, match="rerun `noisenil tune`"):
@@ -182,6 +186,9 @@ def test_compare_reports_a_tuning_experiment_with_baselines(tiny_experiment, dem
     for name in methods:
         assert name in text
     assert "http://" not in (out / "report.html").read_text()
+    assert "dncnn: " in (out / "report.md").read_text()
+    assert "the best trial of a tuning experiment: at most 1 epochs of 4 steps of 4 patches of " \
+           "32x32" in (out / "report.md").read_text()
 
 
 def test_compare_and_evaluate_from_the_command_line(tiny_experiment, demo_dir, tmp_path, capsys):
