@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
@@ -352,14 +353,20 @@ def stoi_score(ref: np.ndarray, est: np.ndarray, *, sample_rate: int,
 
     Returns:
         :class:`Score` with a value in about [0, 1] (1 for identical signals); NaN with the
-        install hint when ``pystoi`` is missing.
+        install hint when ``pystoi`` is missing, and NaN with a note when the reference has
+        fewer than 30 non-silent frames (~0.4 s; ``pystoi`` would return a meaningless 1e-5).
     """
     _check_rate(sample_rate)
     r, e = _check_pair(ref, est)
     module = _optional_module("stoi")
     if module is None:
         return Score(math.nan, _missing_hint("stoi"))
-    return Score(float(module.stoi(r, e, sample_rate, extended=extended)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = float(module.stoi(r, e, sample_rate, extended=extended))
+    if any("Not enough STFT frames" in str(w.message) for w in caught):
+        return Score(math.nan, "too little speech for STOI (< 30 non-silent 25.6 ms frames)")
+    return Score(value)
 
 
 def _audio_metric(name: str, ref: np.ndarray, est: np.ndarray, sample_rate: int) -> Score:

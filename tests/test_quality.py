@@ -208,6 +208,13 @@ def test_stoi_of_identical_speech_is_one_and_noise_lowers_it(fixture_rows, rng):
     assert stoi_score(x, noisy, sample_rate=SR, extended=True).value < 0.99
 
 
+def test_stoi_of_too_little_speech_is_nan_with_the_reason(rng):
+    pytest.importorskip("pystoi")
+    x = 0.1 * rng.standard_normal(SR // 5)  # 0.2 s: fewer than 30 frames of 25.6 ms
+    score = stoi_score(x, x, sample_rate=SR)
+    assert math.isnan(score.value) and score.note.startswith("too little speech for STOI")
+
+
 def test_pesq_that_cannot_score_gives_nan_with_the_reason(rng):
     pytest.importorskip("pesq")
     x = 0.1 * rng.standard_normal(SR // 10)  # 0.1 s: PESQ needs at least 0.25 s
