@@ -30,7 +30,7 @@ import pandas as pd
 from noisenil import quality
 from noisenil.baselines import available_baselines, get_baseline
 from noisenil.config import Config, StftConfig
-from noisenil.denoiser import Denoiser
+from noisenil.denoiser import Denoiser, Throughput
 from noisenil.errors import ConfigError
 from noisenil.features import FeatureTransform
 from noisenil.testset import TestExample, TestSet
@@ -53,6 +53,8 @@ class Method:
         fn: ``fn(noisy (samples,), sample_rate) -> denoised (samples,)``.
         denoiser: The :class:`Denoiser` behind a model (size and patch counts come from it).
         size_mb: Size of the model file in MB, if known.
+        timing: Wall time and audio duration over the test set (filled by
+            :func:`score_methods`; its ``rtf`` is the method's real-time factor).
     """
 
     name: str
@@ -60,8 +62,7 @@ class Method:
     fn: Callable[[np.ndarray, int], np.ndarray]
     denoiser: Denoiser | None = None
     size_mb: float = float("nan")
-    seconds: float = 0.0          # processing time over the test set (filled by score_methods)
-    audio_seconds: float = 0.0
+    timing: Throughput = field(default_factory=Throughput)
 
     @property
     def params(self) -> float:
@@ -192,8 +193,8 @@ def score_methods(test_set: TestSet, methods: Sequence[Method], *,
             for m in methods:
                 start = time.perf_counter()
                 y = np.asarray(m.fn(ex.noisy, sr), dtype=np.float32)
-                m.seconds += time.perf_counter() - start
-                m.audio_seconds += ex.samples / sr
+                m.timing.seconds += time.perf_counter() - start
+                m.timing.audio_seconds += ex.samples / sr
                 rows.append(_row(m, ex, y, sr, ft, reference, metrics))
                 if i in outputs:
                     outputs[i][m.name] = y
@@ -267,8 +268,7 @@ def comparison_table(scores: Scores) -> pd.DataFrame:
         th = m.denoiser.throughput if m.denoiser is not None else None
         row = dict(method=m.name, kind=m.kind, params=m.params, size_mb=m.size_mb,
                    patches_per_s=th.patches_per_second if th else float("nan"),
-                   rtf=(m.seconds / m.audio_seconds if m.kind != "input" and m.audio_seconds
-                        else float("nan")))
+                   rtf=m.timing.rtf if m.kind != "input" else float("nan"))
         row.update({c: float(g[c].mean()) for c in cols})
         rows.append(row)
     return pd.DataFrame(rows)
