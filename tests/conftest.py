@@ -7,7 +7,11 @@ Real recordings live outside the repository (``../shared/audio`` relative to the
 from __future__ import annotations
 
 import csv
+import json
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +69,25 @@ def demo_dir(tmp_path_factory) -> str:
 def rng() -> np.random.Generator:
     """A seeded generator, fresh for every test."""
     return np.random.default_rng(20261121)
+
+
+#: Runs first in :func:`run_on_two_logical_cpus`: TensorFlow sees two CPU devices, the test
+#: stand-in for a T4x2 (must happen before TensorFlow initialises, hence a fresh interpreter).
+_TWO_LOGICAL_CPUS = """import json, logging, tensorflow as tf
+logging.basicConfig(level=logging.INFO)
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+"""
+
+
+def run_on_two_logical_cpus(body: str, cwd: Path) -> tuple[dict, str]:
+    """Run ``body`` (Python; ``json`` and ``tf`` imported, INFO logging on) in a fresh
+    interpreter whose CPU is split into two logical devices.
+
+    Returns:
+        ``(the JSON of the last line it printed, its stderr)``; fails the test on a non-zero exit.
+    """
+    proc = subprocess.run([sys.executable, "-c", _TWO_LOGICAL_CPUS + textwrap.dedent(body)],
+                          capture_output=True, text=True, timeout=600, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
 import warnings
 
 import keras
@@ -13,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, run_on_two_logical_cpus
 from noisenil.cli import main
 from noisenil.config import load_config
 from noisenil.errors import ConfigError
@@ -85,12 +81,7 @@ def test_mirrored_strategy_is_refused_off_tensorflow(demo_dir, tmp_path):
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="MirroredStrategy is TF-only")
 def test_mirrored_strategy_trains_on_two_logical_cpu_devices(demo_dir, tmp_path):
-    script = textwrap.dedent(f"""
-        import json, logging, tensorflow as tf
-        logging.basicConfig(level=logging.INFO)
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    out, stderr = run_on_two_logical_cpus(f"""
         from noisenil.config import load_config
         from noisenil.training import train
         cfg = load_config({DEBUG!r}, overrides=["data.demo_dir={demo_dir}",
@@ -99,13 +90,9 @@ def test_mirrored_strategy_trains_on_two_logical_cpu_devices(demo_dir, tmp_path)
         res = train(cfg, progress=False)
         print(json.dumps({{"replicas": tf.distribute.MirroredStrategy().num_replicas_in_sync,
                           "epochs": res.epochs_done, "loss": res.history["loss"]}}))
-    """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=600, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    """, cwd=tmp_path)
     assert out["replicas"] == 2 and out["epochs"] == 1 and np.isfinite(out["loss"][0])
-    assert "MirroredStrategy over 2 replicas" in proc.stderr
+    assert "MirroredStrategy over 2 replicas" in stderr
 
 
 def test_cli_train(demo_dir, tmp_path, capsys):

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, run_on_two_logical_cpus
 from noisenil.cli import main
 from noisenil.config import load_config, save_config
 from noisenil.errors import ConfigError
@@ -207,12 +206,7 @@ def test_out_of_memory_is_named_in_the_failure_reason():
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="MirroredStrategy is TF-only")
 def test_mirrored_tuning_on_two_logical_cpu_devices(demo_dir, tmp_path):
-    script = textwrap.dedent(f"""
-        import json, logging, tensorflow as tf
-        logging.basicConfig(level=logging.INFO)
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    out, stderr = run_on_two_logical_cpus(f"""
         from noisenil.config import load_config
         from noisenil.tuning import tune
         cfg = load_config({DEBUG!r}, overrides={overrides(demo_dir, tmp_path)!r} + [
@@ -220,15 +214,11 @@ def test_mirrored_tuning_on_two_logical_cpu_devices(demo_dir, tmp_path):
         res = tune(cfg, progress=False)
         print(json.dumps({{"status": res.trials["status"].tolist(),
                           "score": res.trials["objective"].tolist()}}))
-    """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=600, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    """, cwd=tmp_path)
     assert out["status"] == ["COMPLETED"] * 2 and np.all(np.isfinite(out["score"]))
-    assert "MirroredStrategy over 2 replicas" in proc.stderr
+    assert "MirroredStrategy over 2 replicas" in stderr
     # The global batch is the per-replica batch (4) times 2 replicas.
-    assert "train: 2 batches of 8 patches" in proc.stderr
+    assert "train: 2 batches of 8 patches" in stderr
 
 
 def free_port() -> int:
