@@ -133,6 +133,29 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_denoise(args: argparse.Namespace) -> int:
+    from noisenil.denoise_files import denoise_files
+
+    report = denoise_files(args.inputs, args.output, model=args.model, strength=args.strength,
+                           residual=args.residual, overwrite=args.overwrite,
+                           progress=not args.quiet)
+    print(report.summary())
+    for r in report.results:
+        if r.ok:
+            extra = f" (+ {r.residual.name})" if r.residual else ""
+            print(f"  {r.input} -> {r.output}{extra}")
+    return report.exit_code
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from noisenil.export import export_model
+
+    path = export_model(args.model, args.out, format=args.format, config=args.config,
+                        overwrite=args.overwrite)
+    print(f"{args.format} export: {path}")
+    return 0
+
+
 def _add_test_set_args(p: argparse.ArgumentParser, baselines: str) -> None:
     p.add_argument("--data", help="test folder: clean/ + noisy/ (paired) or clean/ + noise/ "
                                   "(mixed at --snr); default: the test split of --config")
@@ -188,6 +211,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="comparison", help="report folder")
     _add_test_set_args(p, baselines="all")
     p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("denoise", help="denoise files or folders (recursively) with a .keras "
+                                       "model or the pretrained default; exit 1 if a file failed")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders")
+    p.add_argument("-o", "--output", required=True,
+                   help="output folder (layout of input folders kept), or a file for one input")
+    p.add_argument("--model", help="a .keras model (default: the pretrained default model)")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="0..1: dry/wet mix, 1 = fully denoised (default 1)")
+    p.add_argument("--residual", action="store_true",
+                   help="also write what was removed, <stem>_residual beside each output")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing outputs (and the input, if it is the output)")
+    p.set_defaults(func=_cmd_denoise)
+
+    p = sub.add_parser("export", help="export a .keras model for deployment: a TensorFlow "
+                                      "SavedModel, TFLite or ONNX, with its config beside it")
+    p.add_argument("--model", required=True, help="a .keras model")
+    p.add_argument("--format", default="savedmodel", choices=["savedmodel", "tflite", "onnx"],
+                   help="savedmodel (folder), tflite or onnx (onnx needs noisenil[export]); "
+                        "default savedmodel")
+    p.add_argument("--out", help="destination folder (savedmodel) or file; default beside the "
+                                 "model: <stem>_savedmodel/, <stem>.tflite, <stem>.onnx")
+    p.add_argument("--config", help="YAML config overriding the one stored with the model")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing export")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("demo-data", help="generate the synthetic demo corpus")
     p.add_argument("folder")

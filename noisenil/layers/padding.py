@@ -33,7 +33,11 @@ class PadToMultiple(keras.layers.Layer):
         m = self.multiple
         pad_f = (m - shape[1] % m) % m
         pad_t = (m - shape[2] % m) % m
-        return ops.pad(x, [[0, 0], [0, pad_f], [0, pad_t], [0, 0]])
+        padded = ops.pad(x, [[0, 0], [0, pad_f], [0, pad_t], [0, 0]])
+        # A no-op reshape: on TensorFlow, padding by amounts computed from a dynamic shape
+        # forgets every static dimension, the channels included, and the TFLite converter cannot
+        # lower a convolution whose input channels are unknown (export with a dynamic time axis).
+        return ops.reshape(padded, (shape[0], shape[1] + pad_f, shape[2] + pad_t, shape[3]))
 
     def compute_output_shape(self, input_shape):
         def up(n):

@@ -22,7 +22,8 @@ def _conv(x, filters: int, kernel: int = 3, slope: float = 0.2):
 
 
 def build_unet(*, channels: int = 1, base_filters: int = 16, depth: int = 4,
-               dropout: float = 0.5, negative_slope: float = 0.2) -> keras.Model:
+               dropout: float = 0.5, negative_slope: float = 0.2,
+               residual: bool = False) -> keras.Model:
     """The seed-004 U-Net, fully convolutional.
 
     Args:
@@ -31,6 +32,10 @@ def build_unet(*, channels: int = 1, base_filters: int = 16, depth: int = 4,
         depth: Number of poolings (the input is padded to a multiple of ``2**depth``).
         dropout: Dropout rate before the last pooling and after the bottleneck.
         negative_slope: LeakyReLU slope.
+        residual: Predict what to take away from the input (``clean = noisy - net(noisy)``, as
+            DnCNN does) instead of the clean features themselves. The network then starts near
+            the identity and only has to learn the noise, which keeps speech bins intact: the
+            pretrained default model uses it.
 
     Returns:
         Uncompiled model, ``(batch, freq, time, channels)`` -> same shape.
@@ -54,8 +59,10 @@ def build_unet(*, channels: int = 1, base_filters: int = 16, depth: int = 4,
         x = layers.Concatenate()([skip, x])
         x = _conv(_conv(x, filters, slope=negative_slope), filters, slope=negative_slope)
     x = _conv(x, 2, slope=negative_slope)
-    x = layers.Conv2D(channels, 1, name="clean")(x)
+    x = layers.Conv2D(channels, 1, name="noise" if residual else "clean")(x)
     outputs = CropToReference()([x, inputs])
+    if residual:
+        outputs = layers.Subtract(name="clean")([inputs, outputs])
     return keras.Model(inputs, outputs, name="unet")
 
 
@@ -65,6 +72,7 @@ class UNetHyperModel(DenoiserHyperModel):
 
     builder = staticmethod(build_unet)
     tiny = {"base_filters": 4, "depth": 2}
+    options = {"residual": False}
 
     def search_space(self, hp):
         return dict(
