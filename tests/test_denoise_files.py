@@ -190,3 +190,23 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_back(tmp_path):
     write(tmp_path / "den" / "a.wav", tone(16000, 0.3, 1), 16000)  # an earlier run's output
     pairs = plan_outputs([tmp_path], tmp_path / "den")
     assert pairs == [(tmp_path / "a.wav", tmp_path / "den" / "a.wav")]
+
+
+def test_the_pretrained_default_model_ships_small_with_its_config_and_reduces_noise(tmp_path):
+    """``--model`` omitted: the packaged model loads with its embedded configuration, is a few
+    MB, and raises the SNR of a noisy tone (a real, if interim, denoiser; see its model card)."""
+    from noisenil.pretrained import default_model_path, model_card_path
+
+    path = default_model_path()
+    assert path.stat().st_size < 5e6 and model_card_path().is_file()
+    den = Denoiser.from_file(path)
+    assert den.config_source == "embedded" and den.sample_rate == 16000
+    rng = np.random.default_rng(0)
+    clean = tone(16000, 3.0, 1)[:, 0]
+    noisy = clean + 0.1 * rng.standard_normal(clean.shape).astype(np.float32)
+    out = den.denoise(noisy)
+
+    def snr(x):
+        return 10 * np.log10(np.sum(clean ** 2) / np.sum((x - clean) ** 2))
+
+    assert snr(out) > snr(noisy) + 3.0
