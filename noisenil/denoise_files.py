@@ -383,13 +383,12 @@ def denoise_files(inputs: str | Path | Iterable[str | Path], output: str | Path,
         den = Denoiser.from_file(path)
         label = str(path) if model is not None else f"the default model ({path.name})"
     report = DenoiseReport(model=label)
-    files = pairs
     bar = None
     if progress and len(pairs) > 1:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(pairs), desc="files", unit="file", position=0)
-    for src, dest in files:
+    for src, dest in pairs:
         report.results.append(denoise_file(den, src, dest, strength=strength, residual=residual,
                                            overwrite=overwrite, block_seconds=block_seconds,
                                            progress=progress))
