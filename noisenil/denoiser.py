@@ -44,6 +44,10 @@ SIDECAR_CONFIGS = ("best_hparams.yaml", "config.yaml")
 def save_model(model: keras.Model, path: str | Path, cfg: Config) -> Path:
     """Save ``model`` as ``.keras`` with ``cfg`` inside, atomically (a kill leaves no half file).
 
+    The file holds the architecture and weights only: a compiled model's optimizer state
+    (twice the weights for Adam) is left out, as it is of no use for denoising or export
+    (training resumes from ``run_dir/last.keras``, which keeps it).
+
     Args:
         model: The network.
         path: Destination ending in ``.keras``.
@@ -56,6 +60,10 @@ def save_model(model: keras.Model, path: str | Path, cfg: Config) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".partial.keras")
+    if getattr(model, "optimizer", None) is not None:
+        bare = type(model).from_config(model.get_config())  # same layers, not compiled
+        bare.set_weights(model.get_weights())
+        model = bare
     model.save(tmp)
     embed_config(tmp, cfg)
     os.replace(tmp, path)

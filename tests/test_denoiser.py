@@ -138,6 +138,25 @@ def test_save_model_embeds_the_config_and_plain_keras_still_loads_it(tmp_path, r
     assert names.count(CONFIG_ENTRY) == 1 and embedded_config(path) == load_config()
 
 
+@pytest.mark.parametrize("name", list_models())
+def test_save_model_leaves_out_the_optimizer_state_of_a_trained_model(name, tmp_path, rng):
+    model = tiny_model(name)  # compiled by the hypermodel
+    x = rng.random((2, 32, 32, 1), dtype=np.float32)
+    model.fit(x, x, epochs=1, batch_size=2, verbose=0)  # builds the optimizer's slots
+    assert model.optimizer.variables
+    path = save_model(model, tmp_path / "m.keras", load_config())
+    with zipfile.ZipFile(path) as zf:
+        zf.extract("model.weights.h5", tmp_path)
+    import h5py
+
+    with h5py.File(tmp_path / "model.weights.h5") as h5:
+        assert "optimizer" not in h5 or not len(h5["optimizer"])
+    den = Denoiser.from_file(path)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(den.model(x)),
+                               keras.ops.convert_to_numpy(model(x)), atol=1e-5)
+    assert den.model.count_params() == model.count_params()
+
+
 def test_config_found_beside_the_model_then_in_its_parent_then_defaults(tmp_path, caplog):
     model = identity_model()
     run = tmp_path / "exp" / "dncnn"
