@@ -18,8 +18,8 @@ from noisenil.errors import NoiseNilError
 logger = logging.getLogger("noisenil")
 
 
-def _add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="YAML config file (may 'extends:' another)")
+def _add_config_args(p: argparse.ArgumentParser, default: str = "") -> None:
+    p.add_argument("--config", help=f"YAML config file (may 'extends:' another){default}")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set data.batch_size=8 (repeatable)")
 
@@ -31,9 +31,12 @@ def _cmd_quickstart(args: argparse.Namespace) -> int:
                          overrides=args.overrides, progress=not args.quiet)
     print(res.summary)
     print(f"data pipeline: {res.patches_per_second:.0f} patches/s (single process, after warm-up)")
+    print(res.findings())
     print(f"results in {res.out_dir}:")
     for name, path in res.files.items():
         print(f"  {name:16s} {path}")
+    stages = ", ".join(f"{k} {v:.0f} s" for k, v in res.stage_seconds.items())
+    print(f"quickstart took {res.seconds:.0f} s ({stages})")
     return 0
 
 
@@ -180,10 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("quickstart", help="run the main job on the demo data (or --data DIR)")
+    p = sub.add_parser("quickstart", help="run the main job on the demo data (or --data DIR): "
+                                          "data pipeline, a tiny three-backbone sweep, the "
+                                          "comparison report, a denoised example")
     p.add_argument("--data", help="folder with clean/ and noisy/ (paired) or noise/ (mixing)")
     p.add_argument("--out", default="noisenil_quickstart", help="results folder")
-    _add_config_args(p)
+    _add_config_args(p, default="; default configs/quickstart.yaml")
     p.set_defaults(func=_cmd_quickstart)
 
     p = sub.add_parser("train", help="train one model with fixed hyperparameters "
