@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from noisenil.errors import ConfigError
 from noisenil.layers import CropToReference, PadToMultiple
 from noisenil.models.base import DenoiserHyperModel
 from noisenil.models.registry import register_model
@@ -23,7 +24,8 @@ def _conv(x, filters: int, kernel: int = 3, slope: float = 0.2):
 
 def build_unet(*, channels: int = 1, base_filters: int = 16, depth: int = 4,
                dropout: float = 0.5, negative_slope: float = 0.2,
-               residual: bool = False) -> keras.Model:
+               residual: bool = False, mask: bool = False,
+               head_filters: int = 2) -> keras.Model:
     """The seed-004 U-Net, fully convolutional.
 
     Args:
@@ -35,11 +37,27 @@ def build_unet(*, channels: int = 1, base_filters: int = 16, depth: int = 4,
         residual: Predict what to take away from the input (``clean = noisy - net(noisy)``, as
             DnCNN does) instead of the clean features themselves. The network then starts near
             the identity and only has to learn the noise, which keeps speech bins intact: the
-            pretrained default model uses it.
+            first default model used it.
+        mask: Predict a gain in (0, 1) per bin and apply it to the input
+            (``clean = noisy * sigmoid(net(noisy))``), as Wiener-style estimators do: the output
+            never exceeds the input, and errors scale with the signal, so nearly clean input
+            passes nearly untouched. Exclusive with ``residual``.
+        head_filters: Filters of the 3x3 convolution before the output (seed 004: 2, a narrow
+            bottleneck; wider heads let a mask or residual be resolved more finely).
 
     Returns:
         Uncompiled model, ``(batch, freq, time, channels)`` -> same shape.
+
+    Raises:
+        ConfigError: ``residual`` and ``mask`` both set, or ``head_filters`` < 1.
     """
+    if residual and mask:
+        raise ConfigError("unet: residual=True and mask=True exclude each other (a network "
+                          "either subtracts the noise or gains the input); choose one",
+                          key="model.hparams.mask")
+    if head_filters < 1:
+        raise ConfigError(f"unet: head_filters={head_filters} must be >= 1",
+                          key="model.hparams.head_filters")
     inputs = keras.Input((None, None, channels), name="noisy")
     x = PadToMultiple(2 ** depth)(inputs)
     skips, filters = [], base_filters
@@ -58,11 +76,14 @@ def build_unet(*, channels: int = 1, base_filters: int = 16, depth: int = 4,
         x = _conv(layers.UpSampling2D(2)(x), filters, kernel=2, slope=negative_slope)
         x = layers.Concatenate()([skip, x])
         x = _conv(_conv(x, filters, slope=negative_slope), filters, slope=negative_slope)
-    x = _conv(x, 2, slope=negative_slope)
-    x = layers.Conv2D(channels, 1, name="noise" if residual else "clean")(x)
+    x = _conv(x, head_filters, slope=negative_slope)
+    head = "noise" if residual else "gain" if mask else "clean"
+    x = layers.Conv2D(channels, 1, activation="sigmoid" if mask else None, name=head)(x)
     outputs = CropToReference()([x, inputs])
     if residual:
         outputs = layers.Subtract(name="clean")([inputs, outputs])
+    elif mask:
+        outputs = layers.Multiply(name="clean")([inputs, outputs])
     return keras.Model(inputs, outputs, name="unet")
 
 
@@ -72,7 +93,7 @@ class UNetHyperModel(DenoiserHyperModel):
 
     builder = staticmethod(build_unet)
     tiny = {"base_filters": 4, "depth": 2}
-    options = {"residual": False}
+    options = {"residual": False, "mask": False, "head_filters": 2}
 
     def search_space(self, hp):
         return dict(
