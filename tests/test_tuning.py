@@ -9,10 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import keras
+import keras_tuner
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,9 +22,9 @@ import pytest
 from conftest import PROJECT_ROOT, run_on_two_logical_cpus
 from noisenil.cli import main
 from noisenil.config import load_config, save_config
-from noisenil.errors import ConfigError
+from noisenil.errors import ConfigError, NoiseNilError
 from noisenil.models import hypermodel_from_config
-from noisenil.tuning import _reason, collect_trials, tune
+from noisenil.tuning import OracleWait, _reason, collect_trials, mark_search_done, tune
 
 DEBUG = str(PROJECT_ROOT / "configs" / "debug.yaml")
 
@@ -259,6 +261,110 @@ def test_a_chief_and_two_workers_share_the_sweep(demo_dir, tmp_path):
     assert "worker done" in outputs["tuner0"] and "best unet" in outputs["chief"]
 
 
+def test_workers_exit_once_the_chief_is_done_with_their_models(demo_dir, tmp_path):
+    """One trial per model, and tuner1 starts only once the chief has finished unet (tuner0 ran
+    its only trial): tuner1 finds unet no longer served, moves on, and every process exits."""
+    base = _free_ports(2)
+    args = [sys.executable, "-m", "noisenil.cli", "-q", "tune", "--config", DEBUG]
+    for item in overrides(demo_dir, tmp_path, "tune.models=[unet,dncnn]", "tune.max_trials=1"):
+        args += ["--set", item]
+
+    def start(tuner_id):
+        env = {**os.environ, "KERASTUNER_TUNER_ID": tuner_id,
+               "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(base)}
+        return subprocess.Popen(args, cwd=tmp_path, env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    root = tmp_path / "debug"
+    procs = {"chief": start("chief"), "tuner0": start("tuner0")}
+    try:
+        deadline = time.monotonic() + 300
+        while not (root / "unet" / "best_hparams.yaml").exists():
+            assert procs["chief"].poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        assert (root / "tuner" / "unet" / "search_done.json").exists()
+        procs["tuner1"] = start("tuner1")
+        # Without the mark, tuner1 would wait an hour for unet's oracle (Keras Tuner's timeout).
+        outputs = {k: p.communicate(timeout=300)[0] for k, p in procs.items()}
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+    for k, p in procs.items():
+        assert p.returncode == 0, f"{k}:\n{outputs[k][-3000:]}"
+    assert "unet: the chief has ended this model's search" in outputs["tuner1"]
+    assert "worker done" in outputs["tuner1"] and "worker done" in outputs["tuner0"]
+    table = pd.read_csv(root / "trials.csv")
+    assert sorted(table["model"]) == ["dncnn", "unet"] and (table["trial_id"] == 0).all()
+    assert (table["status"] == "COMPLETED").all()
+    assert table.set_index("model").loc["unet", "tuner_id"] == "tuner0"
+    for model in ("unet", "dncnn"):
+        assert (root / model / "best.keras").exists()
+        # Saved after the last trial ended: a resumed sweep does not run that trial again.
+        oracle = json.loads((root / "tuner" / model / "oracle.json").read_text())
+        assert oracle["ongoing_trials"] == {} and oracle["end_order"] == ["0"]
+
+
 def _busy(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _free_ports(n: int) -> int:
+    """A base port whose ``n`` successors are all free."""
+    base = free_port()
+    while any(_busy(base + i) for i in range(n)):
+        base = free_port()
+    return base
+
+
+@pytest.fixture()
+def worker_client(monkeypatch):
+    """A Keras Tuner worker's client for model 1 of two; the chief's ports are ``base`` and
+    ``base + 1``, and nothing serves them."""
+    from keras_tuner.src.distribute.oracle_client import OracleClient
+
+    base = _free_ports(2)
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", str(base + 1))
+    monkeypatch.setenv("KERASTUNER_TUNER_ID", "tuner0")
+    oracle = keras_tuner.oracles.RandomSearchOracle(objective="val_loss", max_trials=1)
+    return OracleClient(oracle), base
+
+
+def _wait(cfg, project, base, **kw):
+    return OracleWait(cfg, "dncnn", project, host="127.0.0.1", port=base + 1,
+                      ports=[base, base + 1], **kw)
+
+
+def test_a_worker_ends_a_model_the_chief_has_marked_done(worker_client, tmp_path):
+    client, base = worker_client
+    cfg = load_config(DEBUG, overrides=["tune.max_trials=2"])
+    mark_search_done(cfg, "dncnn", tmp_path)
+    start = time.monotonic()
+    trial = _wait(cfg, tmp_path, base).create_trial(client, "tuner0")
+    assert trial.status == "STOPPED" and time.monotonic() - start < 1  # no request needed
+    # A mark from a smaller budget does not count: the sweep was extended, trials remain. With
+    # no chief to be seen either, the worker gives up after chief_wait_s.
+    bigger = load_config(DEBUG, overrides=["tune.max_trials=3"])
+    with pytest.raises(NoiseNilError, match=r"dncnn: no oracle at 127\.0\.0\.1:\d+ and no sign "
+                                            r"of the chief .* for \d+ s"):
+        _wait(bigger, tmp_path, base, chief_wait_s=0.5, poll_s=0.2).create_trial(client, "tuner0")
+
+
+def test_a_worker_waits_while_the_chief_serves_another_model(worker_client, tmp_path):
+    client, base = worker_client
+    cfg = load_config(DEBUG)
+    with socket.socket() as chief:  # the chief, busy with model 0 (port base) for 1.5 s
+        chief.bind(("127.0.0.1", base))
+        chief.listen()
+        timer = threading.Timer(1.5, mark_search_done, (cfg, "dncnn", tmp_path))
+        timer.start()
+        start = time.monotonic()
+        try:
+            trial = _wait(cfg, tmp_path, base, chief_wait_s=0.3, poll_s=0.2).create_trial(
+                client, "tuner0")
+        finally:
+            timer.cancel()
+    # Well past chief_wait_s, but the chief was there: it waited for the mark, then stopped.
+    assert trial.status == "STOPPED" and time.monotonic() - start >= 1.4
