@@ -229,6 +229,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow  # processes on 127.0.0.1, 30-95 s on 2 cores; .ci/run runs it
 def test_a_chief_and_two_workers_share_the_sweep(demo_dir, tmp_path):
     base = free_port()
     while any(_busy(base + i) for i in range(2)):
@@ -261,6 +262,7 @@ def test_a_chief_and_two_workers_share_the_sweep(demo_dir, tmp_path):
     assert "worker done" in outputs["tuner0"] and "best unet" in outputs["chief"]
 
 
+@pytest.mark.slow  # processes on 127.0.0.1, 30-95 s on 2 cores; .ci/run runs it
 def test_workers_exit_once_the_chief_is_done_with_their_models(demo_dir, tmp_path):
     """One trial per model, and tuner1 starts only once the chief has finished unet (tuner0 ran
     its only trial): tuner1 finds unet no longer served, moves on, and every process exits."""
