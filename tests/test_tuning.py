@@ -229,6 +229,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def start_tuner(args: list[str], cwd, base_port: int, tuner_id: str) -> subprocess.Popen:
+    """``noisenil tune`` as Keras Tuner process ``tuner_id`` of a sweep served from ``base_port``."""
+    env = {**os.environ, "KERASTUNER_TUNER_ID": tuner_id,
+           "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(base_port)}
+    return subprocess.Popen(args, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+
+
 @pytest.mark.slow  # processes on 127.0.0.1, 30-95 s on 2 cores; .ci/run runs it
 def test_a_chief_and_two_workers_share_the_sweep(demo_dir, tmp_path):
     base = free_port()
@@ -237,12 +245,8 @@ def test_a_chief_and_two_workers_share_the_sweep(demo_dir, tmp_path):
     args = [sys.executable, "-m", "noisenil.cli", "-q", "tune", "--config", DEBUG]
     for item in overrides(demo_dir, tmp_path, "tune.models=[unet,dncnn]", "tune.max_trials=3"):
         args += ["--set", item]
-    procs = {}
-    for tuner_id in ("chief", "tuner0", "tuner1"):
-        env = {**os.environ, "KERASTUNER_TUNER_ID": tuner_id,
-               "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(base)}
-        procs[tuner_id] = subprocess.Popen(args, cwd=tmp_path, env=env, text=True,
-                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    procs = {tuner_id: start_tuner(args, tmp_path, base, tuner_id)
+             for tuner_id in ("chief", "tuner0", "tuner1")}
     try:
         outputs = {k: p.communicate(timeout=400)[0] for k, p in procs.items()}
     finally:
@@ -272,10 +276,7 @@ def test_workers_exit_once_the_chief_is_done_with_their_models(demo_dir, tmp_pat
         args += ["--set", item]
 
     def start(tuner_id):
-        env = {**os.environ, "KERASTUNER_TUNER_ID": tuner_id,
-               "KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(base)}
-        return subprocess.Popen(args, cwd=tmp_path, env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return start_tuner(args, tmp_path, base, tuner_id)
 
     root = tmp_path / "debug"
     procs = {"chief": start("chief"), "tuner0": start("tuner0")}
