@@ -3,6 +3,7 @@ workers, and bad configs refused before any training."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -237,6 +238,25 @@ def start_tuner(args: list[str], cwd, base_port: int, tuner_id: str) -> subproce
                             stderr=subprocess.STDOUT)
 
 
+@contextlib.contextmanager
+def tuner_processes(procs: dict[str, subprocess.Popen]):
+    """Yield ``procs``; on the way out, kill any still running (a failed test leaves none)."""
+    try:
+        yield procs
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+
+
+def outputs_of(procs: dict[str, subprocess.Popen], timeout: float) -> dict[str, str]:
+    """Wait for every process; assert each exited 0 (showing its output's tail otherwise)."""
+    outputs = {k: p.communicate(timeout=timeout)[0] for k, p in procs.items()}
+    for k, p in procs.items():
+        assert p.returncode == 0, f"{k}:\n{outputs[k][-3000:]}"
+    return outputs
+
+
 @pytest.mark.slow  # processes on 127.0.0.1, 30-95 s on 2 cores; .ci/run runs it
 def test_a_chief_and_two_workers_share_the_sweep(demo_dir, tmp_path):
     base = free_port()
@@ -245,16 +265,9 @@ def test_a_chief_and_two_workers_share_the_sweep(demo_dir, tmp_path):
     args = [sys.executable, "-m", "noisenil.cli", "-q", "tune", "--config", DEBUG]
     for item in overrides(demo_dir, tmp_path, "tune.models=[unet,dncnn]", "tune.max_trials=3"):
         args += ["--set", item]
-    procs = {tuner_id: start_tuner(args, tmp_path, base, tuner_id)
-             for tuner_id in ("chief", "tuner0", "tuner1")}
-    try:
-        outputs = {k: p.communicate(timeout=400)[0] for k, p in procs.items()}
-    finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-    for k, p in procs.items():
-        assert p.returncode == 0, f"{k}:\n{outputs[k][-3000:]}"
+    with tuner_processes({tuner_id: start_tuner(args, tmp_path, base, tuner_id)
+                          for tuner_id in ("chief", "tuner0", "tuner1")}) as procs:
+        outputs = outputs_of(procs, timeout=400)
     table = pd.read_csv(tmp_path / "debug" / "trials.csv")
     for model in ("unet", "dncnn"):
         rows = table[table["model"] == model]
@@ -279,8 +292,7 @@ def test_workers_exit_once_the_chief_is_done_with_their_models(demo_dir, tmp_pat
         return start_tuner(args, tmp_path, base, tuner_id)
 
     root = tmp_path / "debug"
-    procs = {"chief": start("chief"), "tuner0": start("tuner0")}
-    try:
+    with tuner_processes({"chief": start("chief"), "tuner0": start("tuner0")}) as procs:
         deadline = time.monotonic() + 300
         while not (root / "unet" / "best_hparams.yaml").exists():
             assert procs["chief"].poll() is None and time.monotonic() < deadline
@@ -288,13 +300,7 @@ def test_workers_exit_once_the_chief_is_done_with_their_models(demo_dir, tmp_pat
         assert (root / "tuner" / "unet" / "search_done.json").exists()
         procs["tuner1"] = start("tuner1")
         # Without the mark, tuner1 would wait an hour for unet's oracle (Keras Tuner's timeout).
-        outputs = {k: p.communicate(timeout=300)[0] for k, p in procs.items()}
-    finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-    for k, p in procs.items():
-        assert p.returncode == 0, f"{k}:\n{outputs[k][-3000:]}"
+        outputs = outputs_of(procs, timeout=300)
     assert "unet: the chief has ended this model's search" in outputs["tuner1"]
     assert "worker done" in outputs["tuner1"] and "worker done" in outputs["tuner0"]
     table = pd.read_csv(root / "trials.csv")
