@@ -297,6 +297,11 @@ class TrainConfig:
         precision: ``float32`` or ``mixed_float16`` (T4 GPUs; 8-11x slower on CPU).
         seed: Seed of weight initialisation and dropout (``keras.utils.set_random_seed``).
         tensorboard: Write TensorBoard logs under ``run_dir/logs``.
+        init_from: A ``.keras`` model whose weights a fresh run starts from (fine-tuning, e.g.
+            the pretrained default model on your own recordings: ``default``) instead of a random
+            initialisation. The ``model`` section must build the same architecture and the
+            model's STFT/feature settings must match this config's; the optimizer starts afresh
+            at the configured learning rate. Ignored when the run resumes.
     """
 
     run_dir: str = "runs/train"
@@ -314,6 +319,7 @@ class TrainConfig:
     precision: Literal["float32", "mixed_float16"] = "float32"
     seed: int = 0
     tensorboard: bool = True
+    init_from: str | None = None
 
     def __post_init__(self):
         for name in ("epochs", "lr_step_epochs", "plateau_patience"):

@@ -12,6 +12,7 @@ A run lives in one folder (``train.run_dir``)::
 
 Rerunning on the same folder resumes after the last completed epoch, with the optimizer state,
 the learning rate and the best value so far (a killed run loses at most the epoch in flight).
+``train.init_from`` starts a fresh run from a saved model's weights instead (fine-tuning).
 Callbacks: best-model checkpoint, early stopping, the learning-rate schedule (reduce on plateau,
 or seed 001's step decay), ``TerminateOnNaN``, CSV and TensorBoard logs.
 """
@@ -229,6 +230,68 @@ def _check_same_run(cfg: Config, run_dir: Path) -> None:
                 key="train.run_dir")
 
 
+def initial_weights(cfg: Config) -> list | None:
+    """The weights of ``train.init_from`` (``None`` if unset), checked against ``cfg``.
+
+    Raises:
+        ConfigError: The file is missing or not a model, or it was trained with other STFT,
+            feature or sample-rate settings than ``cfg`` (its weights would see other inputs).
+    """
+    source = cfg.train.init_from
+    if not source:
+        return None
+    from noisenil.denoiser import model_config
+
+    if source == "default":
+        from noisenil.pretrained import default_model_path
+
+        path = default_model_path()
+    else:
+        path = Path(source)
+    if not path.is_file():
+        raise ConfigError(f"train.init_from={source!r}: no such file", key="train.init_from")
+    before, where = model_config(path)
+    if where != "defaults":
+        for section in ("stft", "features"):
+            if getattr(before, section) != getattr(cfg, section):
+                raise ConfigError(
+                    f"train.init_from={source!r}: was trained with a different '{section}' "
+                    f"section ({getattr(before, section)}, config: {getattr(cfg, section)}); "
+                    f"fine-tune with the settings it was trained with", key="train.init_from")
+        if before.audio.sample_rate != cfg.audio.sample_rate:
+            raise ConfigError(
+                f"train.init_from={source!r}: was trained at audio.sample_rate="
+                f"{before.audio.sample_rate}, config: {cfg.audio.sample_rate}",
+                key="train.init_from")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (ValueError, OSError, TypeError) as err:
+        raise ConfigError(f"train.init_from={source!r}: not a loadable .keras model ({err})",
+                          key="train.init_from") from err
+    return model.get_weights()
+
+
+def set_initial_weights(model: keras.Model, weights: list, source: str) -> None:
+    """Copy ``weights`` (from :func:`initial_weights`) into ``model``, shapes checked first.
+
+    Raises:
+        ConfigError: ``model`` has another architecture than the model they came from.
+    """
+    shapes = [tuple(w.shape) for w in model.get_weights()]
+    given = [tuple(w.shape) for w in weights]
+    if shapes != given:
+        first = next((i for i, (a, b) in enumerate(zip(shapes, given)) if a != b),
+                     min(len(shapes), len(given)))
+        raise ConfigError(
+            f"train.init_from={source!r}: holds {len(given)} weight arrays, the model section "
+            f"builds {len(shapes)}; first difference at array {first} "
+            f"({given[first] if first < len(given) else None} vs "
+            f"{shapes[first] if first < len(shapes) else None}): pin the model section to the "
+            f"architecture it was trained with", key="train.init_from")
+    model.set_weights(weights)
+    logger.info("initialised from %s (%d weight arrays)", source, len(weights))
+
+
 def train(cfg: Config, *, run_dir: str | os.PathLike | None = None, progress: bool = True,
           data: tuple[Any, Any] | None = None) -> TrainResult:
     """Train the configured model with fixed hyperparameters, resuming an interrupted run.
@@ -266,6 +329,7 @@ def train(cfg: Config, *, run_dir: str | os.PathLike | None = None, progress: bo
     if done >= t.epochs:
         logger.info("%s: %d of %d epochs already done", run_dir, done, t.epochs)
         return _finish(cfg, run_dir, t.monitor, state.get("best"), done, done)
+    start_weights = None if done else initial_weights(cfg)  # before any data is loaded
 
     fit_kwargs: dict[str, Any] = dict(epochs=t.epochs, initial_epoch=done,
                                       verbose=1 if progress else 0)
@@ -288,6 +352,8 @@ def train(cfg: Config, *, run_dir: str | os.PathLike | None = None, progress: bo
             hypermodel.declare(hp)  # the same hyperparameters, for fit()
         else:
             model = hypermodel.build(hp)
+            if start_weights is not None:
+                set_initial_weights(model, start_weights, t.init_from)
         callbacks = training_callbacks(cfg, run_dir, monitor=monitor,
                                        learning_rate=hp.get("learning_rate"),
                                        best=state.get("best") if done else None)

@@ -122,3 +122,48 @@ def test_mixed_precision_trains_and_restores_the_global_policy(demo_dir, tmp_pat
     assert type(model.optimizer).__name__ == "LossScaleOptimizer"
     assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 2 * 4
     assert model.layers[1].compute_dtype == "float16"
+
+
+def test_init_from_starts_a_fresh_run_from_the_saved_weights(demo_dir, tmp_path):
+    first = train(debug_cfg(demo_dir, tmp_path / "first", "train.epochs=3"), progress=False)
+    # A near-zero learning rate keeps the weights where they start: the fine-tuned run's first
+    # epoch then scores what the source model scored on the same validation batches.
+    frozen = ["model.hparams={base_filters: 4, depth: 2, learning_rate: 1.0e-12}",
+              "train.epochs=1"]
+    tuned = train(debug_cfg(demo_dir, tmp_path / "tuned", *frozen,
+                            f"train.init_from={first.model_path}"), progress=False)
+    scratch = train(debug_cfg(demo_dir, tmp_path / "scratch", *frozen), progress=False)
+    assert tuned.resumed_from == 0 and tuned.epochs_done == 1
+    assert tuned.history["val_snr"][0] == pytest.approx(first.best, abs=0.02)
+    assert abs(scratch.history["val_snr"][0] - first.best) > 0.5  # random start: far off
+    source = keras.saving.load_model(first.model_path).get_weights()
+    for a, b in zip(keras.saving.load_model(tuned.model_path).get_weights(), source):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.hparams={base_filters: 8, depth: 2}", r"weight arrays.*first difference at array 0"),
+    ("features.magnitude_scale=power", r"different 'features' section"),
+    ("audio.sample_rate=8000", r"trained at audio.sample_rate=16000, config: 8000"),
+])
+def test_init_from_refuses_another_architecture_or_feature_setup(demo_dir, tmp_path, override,
+                                                                 message):
+    first = train(debug_cfg(demo_dir, tmp_path / "first", "train.epochs=1"), progress=False)
+    cfg = debug_cfg(demo_dir, tmp_path / "tuned", override, f"train.init_from={first.model_path}")
+    with pytest.raises(ConfigError, match=f"train.init_from=.*{message}"):
+        train(cfg, progress=False)
+    assert not (tmp_path / "tuned" / "last.keras").exists()
+
+
+def test_init_from_a_missing_file_fails_before_training(demo_dir, tmp_path):
+    cfg = debug_cfg(demo_dir, tmp_path / "run", f"train.init_from={tmp_path}/none.keras")
+    with pytest.raises(ConfigError, match=r"train.init_from='.*none.keras': no such file"):
+        train(cfg, progress=False)
+
+
+def test_init_from_default_is_the_shipped_model(demo_dir, tmp_path):
+    # The debug config's hop of 64 is not the default model's 127: refused, which
+    # shows that "default" resolved to the shipped file and its embedded configuration was read.
+    cfg = debug_cfg(demo_dir, tmp_path / "run", "train.init_from=default")
+    with pytest.raises(ConfigError, match=r"train.init_from='default'.*different 'stft' section"):
+        train(cfg, progress=False)
