@@ -5,7 +5,9 @@ Layouts :func:`load_test_set` understands for a folder ``DIR``:
 
 - ``DIR/clean/`` + ``DIR/noisy/``: paired, files matched by relative name (also the
   VoiceBank-DEMAND names ``clean_testset_wav/`` + ``noisy_testset_wav/``: any sub-folder whose
-  name contains ``clean`` and one containing ``noisy``);
+  name contains ``clean`` and one containing ``noisy``; where there are several of a kind, as
+  in the whole VoiceBank-DEMAND download with its ``*_trainset_28spk_wav/`` folders, the one
+  whose name contains ``test``);
 - ``DIR/clean/`` + ``DIR/noise/``: each clean file mixed with a noise drawn for it at every SNR
   of ``snrs`` (the demo corpus' layout);
 - a :class:`~noisenil.config.Config`: its data section's **test** split (the files
@@ -188,8 +190,14 @@ def _subfolders(root: Path) -> dict[str, Path]:
             found["noise"].append(d)
     for kind, dirs in found.items():
         if len(dirs) > 1:
-            raise DatasetError(f"data={str(root)!r}: several {kind} folders "
-                               f"{[d.name for d in dirs]}; point --data at one layout")
+            tests = [d for d in dirs if "test" in d.name.lower()]
+            if len(tests) != 1:
+                raise DatasetError(f"data={str(root)!r}: several {kind} folders "
+                                   f"{[d.name for d in dirs]}, {len(tests)} of them named "
+                                   f"'test'; point --data at one layout")
+            logger.info("%s: %s folders %s: evaluating on %s/", root, kind,
+                        [d.name for d in dirs], tests[0].name)
+            found[kind] = tests
     return {k: v[0] for k, v in found.items() if v}
 
 

@@ -74,6 +74,21 @@ def test_bad_sources_are_refused_naming_what_is_wrong(demo_dir, tmp_path):
         load_test_set(demo_dir, max_files=0)
 
 
+def test_the_test_folders_of_a_whole_voicebank_download_are_chosen(demo_dir, tmp_path):
+    # VoiceBank-DEMAND as Kaggle mounts it: train and test folders of each kind side by side.
+    paired = Path(demo_dir) / "paired"
+    for kind in ("clean", "noisy"):
+        (tmp_path / f"{kind}_testset_wav").symlink_to(paired / kind)
+        (tmp_path / f"{kind}_trainset_28spk_wav").mkdir()
+    ts = load_test_set(tmp_path, max_files=3)
+    direct = load_test_set(paired, max_files=3)
+    assert [e.name for e in ts.examples] == [e.name for e in direct.examples] and len(ts) >= 1
+    assert "clean_testset_wav/ + noisy_testset_wav/" in ts.description
+    (tmp_path / "clean_testset_2_wav").mkdir()  # two test folders of one kind: ambiguous
+    with pytest.raises(DatasetError, match=r"several clean folders .*2 of them named 'test'"):
+        load_test_set(tmp_path)
+
+
 @pytest.mark.realaudio
 def test_real_voicebank_demand_pairs_load_at_the_evaluation_rate(audio_dir):
     ts = load_test_set(audio_dir / "fixtures" / "paired" / "vctk_demand", sample_rate=16000)
