@@ -3,6 +3,7 @@
 An experiment lives in ``tune.results_dir/tune.experiment/``::
 
     config.yaml                 the resolved configuration
+    experiment.json             the objective, its direction and the noisy-input baseline
     trials.csv                  one row per trial of every model (see :func:`collect_trials`)
     summary.md                  the best trial per model and how the experiment ran
     <model>/best_hparams.yaml   the best trial as a whole config: ``noisenil train --config`` it
@@ -17,7 +18,8 @@ experiment: finished trials are kept, the trial in flight when the process died 
 under its id. A trial that fails (non-finite loss, out of memory, a hyperparameter combination
 that does not build) is recorded as ``FAILED`` with its reason and the sweep goes on. Only the
 weights that resume and the final models need are kept: the best trial's and, for Hyperband,
-those of trials that a later round may continue.
+those of trials that a later round may continue. :func:`load_experiment` reads a finished or
+interrupted experiment folder back into the :class:`TuneResult` that :func:`tune` returned.
 
 Distributed tuning uses Keras Tuner's chief/worker mode unchanged: start the same command on
 every process with ``KERASTUNER_TUNER_ID`` (``chief`` or ``tuner<N>``),
@@ -32,10 +34,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import json
 import logging
 import math
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -48,7 +52,13 @@ import keras_tuner as kt
 import numpy as np
 import yaml
 
-from noisenil.config import Config, config_from_dict, load_config, save_config
+from noisenil.config import (
+    Config,
+    config_from_dict,
+    load_config,
+    metric_direction,
+    save_config,
+)
 from noisenil.denoiser import save_model
 from noisenil.errors import ConfigError, NoiseNilError
 from noisenil.models import get_hypermodel, list_models
@@ -84,9 +94,23 @@ CHIEF_WAIT_S = 600.0
 #: before the worker looks again whether the chief is done with the model (Keras Tuner's own
 #: client waits an hour, then fails).
 ORACLE_POLL_S = 5.0
-#: The leading columns of ``trials.csv``; hyperparameter columns follow (``hp.<name>``).
+#: The leading columns of ``trials.csv``; hyperparameter columns follow (``hp.<name>``). In the
+#: file and in :attr:`TuneResult.trials`, ``objective`` is named after the objective (``val_snr``).
 TRIAL_COLUMNS = ["model", "trial_id", "status", "objective", "best_epoch", "epochs_run",
                  "params", "wall_s", "tuner_id", "reason"]
+#: The types of the columns of :attr:`TuneResult.trials` (see :func:`_typed_trials`); a
+#: hyperparameter column is ``Int64``, ``float64``, ``boolean`` or ``str`` by its values.
+_INT_COLUMNS = ("best_epoch", "epochs_run", "params")
+_FLOAT_COLUMNS = ("objective", "wall_s")
+_TEXT_COLUMNS = ("model", "trial_id", "status", "tuner_id", "reason",
+                 "hp.tuner/trial_id")  # Hyperband's id of the trial continued, like "0003"
+#: Written by :func:`tune` into the experiment folder: what :class:`TuneResult` holds that no
+#: other file records exactly (``objective``, ``direction``, ``role``, ``baseline``).
+EXPERIMENT_RECORD = "experiment.json"
+#: The first line of ``<model>/best_hparams.yaml``; :func:`load_experiment` reads the trial id
+#: back from it.
+BEST_HEADER = "# Best {model} trial {trial_id} of experiment {experiment!r}: "
+_BEST_HEADER_RE = re.compile(r"# Best (?P<model>\S+) trial (?P<trial_id>\S+) of experiment ")
 
 
 @dataclass
@@ -117,7 +141,12 @@ class TuneResult:
 
     Attributes:
         experiment_dir: ``tune.results_dir/tune.experiment``.
-        trials: One row per trial (the content of ``trials.csv``), a ``pandas.DataFrame``.
+        trials: ``trials.csv`` as a ``pandas.DataFrame``, one row per trial: the columns of
+            :func:`collect_trials`, the objective's named after it (``val_snr``); ``model``,
+            ``trial_id`` (``"0"``, ``"0003"``), ``status``, ``tuner_id``, ``reason`` text;
+            ``best_epoch``, ``epochs_run``, ``params`` ``Int64``; the objective and ``wall_s``
+            ``float64``; each ``hp.<name>`` ``Int64``, ``float64``, ``boolean`` or text by its
+            values, missing where a model lacks it.
         best: The best trial per model that completed at least one trial.
         objective: The objective's name, e.g. ``val_snr``.
         direction: ``max`` or ``min``.
@@ -463,14 +492,59 @@ def collect_trials(experiment_dir: str | os.PathLike, models: list[str] | None =
     return frame[TRIAL_COLUMNS + hp_cols].reset_index(drop=True)
 
 
+_INT_TEXT = re.compile(r"-?(0|[1-9][0-9]*)")  # not "0003": a trial id, kept as text
+_FLOAT_TEXT = re.compile(r"-?([0-9]+(\.[0-9]*)?(e[-+]?[0-9]+)?|inf|nan)")  # as Python writes
+
+
+def _typed_column(kind: str, text):
+    """One column of ``trials.csv`` read as text (``""`` where empty), typed by ``kind`` (its
+    name, ``objective`` for the objective's)."""
+    import pandas as pd
+
+    values = [v for v in text if v != ""]
+    guess = kind.startswith("hp.") and kind not in _TEXT_COLUMNS and bool(values)
+    if kind in _INT_COLUMNS or (guess and all(_INT_TEXT.fullmatch(v) for v in values)):
+        return pd.Series([int(v) if v else pd.NA for v in text], dtype="Int64")
+    if kind in _FLOAT_COLUMNS or (guess and all(_FLOAT_TEXT.fullmatch(v) for v in values)):
+        return pd.Series([float(v) if v else np.nan for v in text], dtype="float64")
+    if guess and all(v in ("True", "False") for v in values):
+        return pd.Series([v == "True" if v else pd.NA for v in text], dtype="boolean")
+    return text if kind == "reason" else text.where(text != "")
+
+
+def _typed_trials(source: Any):
+    """``trials.csv`` (a path or a text buffer) as :attr:`TuneResult.trials`.
+
+    The one reader of the table's text: :func:`write_trials_csv` types what it has just written
+    through it and :func:`load_experiment` what it finds, so :func:`tune`'s table and the loaded
+    one agree column by column (types: :attr:`TuneResult.trials`). Text stays text: a trial id
+    ``"0003"``, Hyperband's ``hp.tuner/trial_id`` too; no failure reason is ``""``, an unknown
+    tuner id missing. The fourth column is the objective, whatever its name.
+    """
+    import pandas as pd
+
+    text = pd.read_csv(source, dtype=str, keep_default_na=False)
+    return pd.DataFrame({name: _typed_column("objective" if i == 3 else name, text[name])
+                         for i, name in enumerate(text.columns)})
+
+
 def write_trials_csv(experiment_dir: Path, models: list[str], objective: str):
-    """Rewrite ``trials.csv`` from the trial records (atomically); return the frame."""
-    frame = collect_trials(experiment_dir, models)
+    """Rewrite ``trials.csv`` from the trial records (atomically).
+
+    Returns:
+        The table as :func:`load_experiment` reads it back (:func:`_typed_trials`).
+    """
+    text = _trials_text(collect_trials(experiment_dir, models), objective)
     path = Path(experiment_dir) / "trials.csv"
     tmp = path.with_suffix(".partial")
-    frame.rename(columns={"objective": objective}).to_csv(tmp, index=False)
+    tmp.write_text(text)
     os.replace(tmp, path)
-    return frame
+    return _typed_trials(io.StringIO(text))
+
+
+def _trials_text(frame, objective: str) -> str:
+    """The text of ``trials.csv`` for :func:`collect_trials`' frame."""
+    return frame.rename(columns={"objective": objective}).to_csv(index=False)
 
 
 def _plain(value: Any) -> Any:
@@ -484,16 +558,28 @@ def _best_hparams(hypermodel: DenoiserHyperModel, values: dict) -> dict:
     return {**{k: _plain(v) for k, v in hypermodel.chosen.items()}, **hparams}
 
 
+def _best_row(trials, name: str, objective: str, mode: str):
+    """The row of model ``name``'s best completed trial in :attr:`TuneResult.trials`, or
+    ``None``."""
+    done = trials[(trials["model"] == name) & (trials["status"] == "COMPLETED")]
+    done = done[done[objective].notna()]
+    if done.empty:
+        return None
+    return done.loc[done[objective].idxmax() if mode == "max" else done[objective].idxmin()]
+
+
 def export_best(cfg: Config, tuner: kt.Tuner, name: str, hypermodel: DenoiserHyperModel,
                 trials, root: Path) -> BestTrial | None:
-    """Write ``<model>/best_hparams.yaml`` and ``<model>/best.keras`` for the best trial."""
+    """Write ``<model>/best_hparams.yaml`` and ``<model>/best.keras`` for the best trial.
+
+    Args:
+        trials: :attr:`TuneResult.trials` (the objective's column named after it).
+    """
     t = cfg.tune
-    done = trials[(trials["model"] == name) & (trials["status"] == "COMPLETED")]
-    done = done[done["objective"].notna()]
-    if done.empty:
+    row = _best_row(trials, name, t.objective, t.mode)
+    if row is None:
         logger.warning("%s: no completed trial, so no best model", name)
         return None
-    row = done.loc[done["objective"].idxmax() if t.mode == "max" else done["objective"].idxmin()]
     trial = tuner.oracle.get_trial(row["trial_id"])
     hparams = _best_hparams(hypermodel, trial.hyperparameters.values)
     out = root / name
@@ -502,8 +588,8 @@ def export_best(cfg: Config, tuner: kt.Tuner, name: str, hypermodel: DenoiserHyp
     # mappings, so the experiment's own model.hparams would leak into this model's.
     chosen = replace(cfg, model=replace(cfg.model, name=name, hparams=hparams)).to_dict()
     overlay = {"model": chosen.pop("model"), **chosen}
-    header = (f"# Best {name} trial {row['trial_id']} of experiment {t.experiment!r}: "
-              f"{t.objective} {row['objective']:.4f} at epoch {row['best_epoch']} "
+    header = (BEST_HEADER.format(model=name, trial_id=row["trial_id"], experiment=t.experiment)
+              + f"{t.objective} {row[t.objective]:.4f} at epoch {row['best_epoch']} "
               f"({t.algorithm} search, {t.epochs} epochs per trial).\n"
               f"# Train it further: noisenil train --config {out / 'best_hparams.yaml'}\n")
     hparams_path = out / "best_hparams.yaml"
@@ -520,7 +606,7 @@ def export_best(cfg: Config, tuner: kt.Tuner, name: str, hypermodel: DenoiserHyp
         logger.warning("%s: could not load the weights of trial %s (%s)", name,
                        row["trial_id"], err)
         model_path = None
-    return BestTrial(model=name, trial_id=str(row["trial_id"]), score=float(row["objective"]),
+    return BestTrial(model=name, trial_id=str(row["trial_id"]), score=float(row[t.objective]),
                      hparams=hparams, hparams_path=hparams_path, model_path=model_path)
 
 
@@ -801,6 +887,9 @@ def tune(cfg: Config, *, progress: bool = True) -> TuneResult:
     if role == "local" and val_data is not None:
         baseline = identity_scores(cfg, val_data, steps=fit_kwargs.get("validation_steps"))
         logger.info("noisy input (identity): %s", baseline)
+    if role != "worker":
+        _write_json(root / EXPERIMENT_RECORD, {"objective": t.objective, "direction": t.mode,
+                                               "role": role, "baseline": baseline})
 
     def record() -> None:
         write_trials_csv(root, models, t.objective)
@@ -845,8 +934,9 @@ def tune(cfg: Config, *, progress: bool = True) -> TuneResult:
                 found = export_best(cfg, tuner, name, hypermodel, trials, root)
                 if found is not None:
                     best[name] = found
-    if role == "worker":
-        trials = collect_trials(root, models)
+    if role == "worker":  # typed as the chief's trials.csv, which it does not write
+        trials = _typed_trials(io.StringIO(_trials_text(collect_trials(root, models),
+                                                        t.objective)))
     else:
         trials = write_trials_csv(root, models, t.objective)
         write_summary(cfg, root, trials, best, baseline)
@@ -862,6 +952,112 @@ def tune_from_files(config: str | None = None, overrides: list[str] | tuple = ()
     return tune(load_config(config, overrides=overrides), progress=progress)
 
 
+# ----------------------------------------------------------------------------- reading it back
+
+
+def load_experiment(experiment_dir: str | os.PathLike) -> TuneResult:
+    """Read a tuning experiment folder back into the :class:`TuneResult` that :func:`tune`
+    returned, without building, training or loading any model.
+
+    Works on a finished experiment, on an interrupted one (the trials and best models written so
+    far) and on a read-only copy, such as the outputs of an earlier Kaggle notebook attached
+    under ``/kaggle/input/``. Where it comes from:
+
+    - ``trials``: ``trials.csv``, with the column names and types :func:`tune` returns (see
+      :attr:`TuneResult.trials`).
+    - ``best``: every model with a ``<model>/best_hparams.yaml``: the trial its first line names,
+      that trial's score in ``trials.csv``, the file's ``model.hparams``; ``model_path`` is
+      ``<model>/best.keras`` where that file exists, else ``None`` (it is git-ignored).
+    - ``objective``, ``direction``, ``role``, ``baseline``: ``experiment.json``. An experiment
+      written before noisenil recorded it has its objective in ``trials.csv``'s fourth column
+      name, its direction in ``config.yaml``, ``role="local"`` and ``baseline={}`` (not
+      recorded: ``summary.md`` shows it rounded).
+
+    Args:
+        experiment_dir: The experiment folder (``tune.results_dir/tune.experiment``).
+
+    Returns:
+        The experiment's :class:`TuneResult`, ``experiment_dir`` as given.
+
+    Raises:
+        NoiseNilError: No such folder; no ``trials.csv`` in it; a ``trials.csv``,
+            ``experiment.json`` or ``best_hparams.yaml`` that :func:`tune` did not write; or,
+            without ``experiment.json``, no ``config.yaml`` to tell the objective's direction.
+    """
+    import pandas as pd
+
+    root = Path(experiment_dir)
+    where = f"experiment_dir={str(experiment_dir)!r}"
+    if not root.is_dir():
+        raise NoiseNilError(f"{where}: no such folder")
+    path = root / "trials.csv"
+    if not path.is_file():
+        raise NoiseNilError(f"{where}: no trials.csv (not a tuning experiment folder)")
+    try:
+        columns = list(pd.read_csv(path, nrows=0).columns)
+        expected = [*TRIAL_COLUMNS[:3], columns[3] if len(columns) > 3 else "<objective>",
+                    *TRIAL_COLUMNS[4:]]
+        if columns[:len(expected)] != expected:
+            raise ValueError(f"its columns start {columns[:len(expected)]}, not {expected}")
+        trials = _typed_trials(path)
+    except (ValueError, UnicodeDecodeError) as err:  # pandas' parser errors are ValueErrors
+        raise NoiseNilError(f"{where}: {path} is not a trials.csv written by noisenil tune: "
+                            f"{err}") from err
+    objective = columns[3]
+
+    record_path = root / EXPERIMENT_RECORD
+    if record_path.is_file():
+        try:
+            record = json.loads(record_path.read_text())
+            direction, role = str(record["direction"]), str(record.get("role", "local"))
+            baseline = {str(k): float(v) for k, v in record.get("baseline", {}).items()}
+            if record["objective"] != objective:
+                raise ValueError(f"objective {record['objective']!r}, but trials.csv has "
+                                 f"{objective!r}")
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise NoiseNilError(f"{where}: {record_path} is not what noisenil tune writes "
+                                f"({type(err).__name__}: {err})") from err
+    else:  # an experiment from before noisenil wrote experiment.json
+        try:
+            tune_section = yaml.safe_load((root / "config.yaml").read_text())["tune"]
+            direction = metric_direction(objective, tune_section.get("direction", "auto"))
+        except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as err:
+            raise NoiseNilError(
+                f"{where}: neither {EXPERIMENT_RECORD} nor a config.yaml with a tune section "
+                f"({type(err).__name__}: {err}), so the direction of {objective!r} is not "
+                f"recorded") from err
+        role, baseline = "local", {}
+
+    best: dict[str, BestTrial] = {}
+    for name in dict.fromkeys(trials["model"]):
+        hparams_path = root / name / "best_hparams.yaml"
+        if not hparams_path.is_file():
+            continue  # no completed trial, or its search had not ended
+        text = hparams_path.read_text()
+        header = _BEST_HEADER_RE.match(text)
+        try:
+            hparams = dict(yaml.safe_load(text)["model"]["hparams"])
+        except (yaml.YAMLError, KeyError, TypeError, ValueError) as err:
+            raise NoiseNilError(f"{where}: {hparams_path} has no model.hparams "
+                                f"({type(err).__name__}: {err})") from err
+        if header is None:  # first line edited away: the trial tune() picks
+            row = _best_row(trials, name, objective, direction)
+        else:
+            rows = trials[(trials["model"] == name) & (trials["trial_id"] == header["trial_id"])]
+            row = rows.iloc[0] if len(rows) else None
+        if row is None or pd.isna(row[objective]):
+            trial = f"trial {header['trial_id']!r}" if header else "a best trial"
+            raise NoiseNilError(f"{where}: {hparams_path} is there, but trials.csv has no "
+                                f"completed {name} {trial}")
+        model_path = root / name / "best.keras"
+        best[name] = BestTrial(model=name, trial_id=str(row["trial_id"]),
+                               score=float(row[objective]), hparams=hparams,
+                               hparams_path=hparams_path,
+                               model_path=model_path if model_path.is_file() else None)
+    return TuneResult(experiment_dir=root, trials=trials, best=best, objective=objective,
+                      direction=direction, role=role, baseline=baseline)
+
+
 __all__ = ["BestTrial", "OracleWait", "TuneResult", "collect_trials", "distributed_role",
-           "identity_scores", "make_tuner", "mark_search_done", "plan_experiment",
-           "prune_checkpoints", "search_done", "tune", "tune_from_files"]
+           "identity_scores", "load_experiment", "make_tuner", "mark_search_done",
+           "plan_experiment", "prune_checkpoints", "search_done", "tune", "tune_from_files"]

@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -25,7 +27,14 @@ from noisenil.cli import main
 from noisenil.config import load_config, save_config
 from noisenil.errors import ConfigError, NoiseNilError
 from noisenil.models import hypermodel_from_config
-from noisenil.tuning import OracleWait, _reason, collect_trials, mark_search_done, tune
+from noisenil.tuning import (
+    OracleWait,
+    _reason,
+    collect_trials,
+    load_experiment,
+    mark_search_done,
+    tune,
+)
 
 DEBUG = str(PROJECT_ROOT / "configs" / "debug.yaml")
 
@@ -44,11 +53,17 @@ def trial_records(project: Path) -> dict[str, dict]:
             for p in sorted(project.glob("trial_*/trial.json"))}
 
 
-def test_a_three_model_sweep_writes_the_experiment(demo_dir, tmp_path):
-    cfg = debug_cfg(demo_dir, tmp_path, "train.tensorboard=true")
+@pytest.fixture(scope="module")
+def three_model_sweep(demo_dir, tmp_path_factory):
+    """The debug sweep (three models, two trials each), run once for the tests that read it."""
+    cfg = debug_cfg(demo_dir, tmp_path_factory.mktemp("sweep"), "train.tensorboard=true")
+    return cfg, tune(cfg, progress=False)
+
+
+def test_a_three_model_sweep_writes_the_experiment(three_model_sweep):
+    cfg, res = three_model_sweep
     assert cfg.tune.models == ["dncnn", "resnet_unet", "two_stage_unet"]
-    res = tune(cfg, progress=False)
-    root = tmp_path / "debug"
+    root = Path(cfg.tune.results_dir) / "debug"
     assert res.experiment_dir == root
     assert load_config(root / "config.yaml") == cfg
 
@@ -87,6 +102,58 @@ def test_a_three_model_sweep_writes_the_experiment(demo_dir, tmp_path):
     assert set(res.baseline) == {"val_loss", "val_snr"} and np.isfinite(res.baseline["val_snr"])
     assert f"scores val_snr {res.baseline['val_snr']:.3f}" in summary
     assert list((root / "tuner" / "dncnn").glob("trial_*/logs/*/execution0/train"))
+
+
+def test_load_experiment_gives_back_what_tune_returned(three_model_sweep):
+    _, res = three_model_sweep
+    loaded = load_experiment(res.experiment_dir)
+    assert loaded.experiment_dir == res.experiment_dir
+    pd.testing.assert_frame_equal(loaded.trials, res.trials)  # names, order, dtypes, values
+    # The trials.csv table itself: the objective named after it, trial ids as in trial_<id>/.
+    assert list(loaded.trials.columns[:4]) == ["model", "trial_id", "status", "val_snr"]
+    assert loaded.trials["trial_id"].tolist() == ["0", "1"] * 3
+    assert str(loaded.trials["params"].dtype) == "Int64"
+    assert loaded.trials["hp.filters"].tolist() == [8, 8, pd.NA, pd.NA, 4, 4]  # pinned; none
+    assert list(loaded.best) == list(res.best) == ["dncnn", "resnet_unet", "two_stage_unet"]
+    for name, best in res.best.items():  # trial id, score, hyperparameters, both paths
+        assert loaded.best[name] == best and best.model_path.is_file()
+    assert (loaded.objective, loaded.direction, loaded.role) == ("val_snr", "max", "local")
+    assert (res.objective, res.direction, res.role) == ("val_snr", "max", "local")
+    assert loaded.baseline == res.baseline and set(res.baseline) == {"val_loss", "val_snr"}
+
+
+def test_load_experiment_reads_a_copy_without_weights_or_record(three_model_sweep, tmp_path):
+    """A copy without Keras Tuner's folders, the .keras files (git-ignored) and experiment.json
+    (an experiment from before noisenil wrote it): trials and best as before, baseline unknown."""
+    _, res = three_model_sweep
+    copy = tmp_path / "attached"
+    shutil.copytree(res.experiment_dir, copy,
+                    ignore=shutil.ignore_patterns("tuner", "*.keras", "experiment.json"))
+    loaded = load_experiment(copy)
+    pd.testing.assert_frame_equal(loaded.trials, res.trials)
+    assert (loaded.objective, loaded.direction, loaded.baseline) == ("val_snr", "max", {})
+    assert loaded.best == {name: replace(b, hparams_path=copy / name / "best_hparams.yaml",
+                                         model_path=None) for name, b in res.best.items()}
+
+
+@pytest.mark.parametrize("files,message", [
+    ({}, r"experiment_dir='.*[/\\]run': no trials\.csv \(not a tuning experiment folder\)"),
+    ({"trials.csv": "model,trial\nunet,0\n"},
+     (r"experiment_dir='.*[/\\]run': .*trials\.csv is not a trials\.csv written by noisenil "
+      r"tune: its columns start \['model', 'trial'\]")),
+    ({"trials.csv": "model,trial_id,status,val_snr,best_epoch,epochs_run,params,wall_s,tuner_id,"
+                    "reason\n"},
+     r"neither experiment\.json nor a config\.yaml .* direction of 'val_snr' is not recorded"),
+])
+def test_load_experiment_refuses_what_tune_did_not_write(tmp_path, files, message):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name, text in files.items():
+        (run / name).write_text(text)
+    with pytest.raises(NoiseNilError, match=message):
+        load_experiment(run)
+    with pytest.raises(NoiseNilError, match=r"experiment_dir='.*missing': no such folder"):
+        load_experiment(tmp_path / "missing")
 
 
 def test_a_killed_sweep_resumes_without_losing_or_repeating_trials(demo_dir, tmp_path):
@@ -165,6 +232,7 @@ def test_other_algorithms_complete_their_trials(demo_dir, tmp_path, algorithm):
     assert len(list(project.glob("trial_*/checkpoint*"))) == 1
     assert res.best["unet"].model_path.exists()
     assert not any(k.startswith("tuner/") for k in res.best["unet"].hparams)
+    pd.testing.assert_frame_equal(load_experiment(res.experiment_dir).trials, table)
 
 
 @pytest.mark.parametrize("extra,key,message", [
@@ -216,7 +284,7 @@ def test_mirrored_tuning_on_two_logical_cpu_devices(demo_dir, tmp_path):
             "tune.models=[unet]", "tune.strategy=mirrored"])
         res = tune(cfg, progress=False)
         print(json.dumps({{"status": res.trials["status"].tolist(),
-                          "score": res.trials["objective"].tolist()}}))
+                          "score": res.trials["val_snr"].tolist()}}))
     """, cwd=tmp_path)
     assert out["status"] == ["COMPLETED"] * 2 and np.all(np.isfinite(out["score"]))
     assert "MirroredStrategy over 2 replicas" in stderr
