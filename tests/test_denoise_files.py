@@ -194,7 +194,7 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_back(tmp_path):
 
 def test_the_pretrained_default_model_ships_small_with_its_config_and_reduces_noise(tmp_path):
     """``--model`` omitted: the packaged model loads with its embedded configuration, is a few
-    MB, and raises the SNR of a noisy tone (a real, if interim, denoiser; see its model card)."""
+    MB, and raises the SNR of a noisy tone (its held-out speech results are in its model card)."""
     from noisenil.pretrained import default_model_path, model_card_path
 
     path = default_model_path()

@@ -1,7 +1,8 @@
 """The pretrained default model shipped with the package (used when no ``--model`` is given).
 
-``default.keras`` is a small U-Net trained with ``noisenil train --config
-configs/default_model.yaml`` on real speech and noise; ``MODEL_CARD.md`` beside it records the
+``default.keras`` is a small U-Net trained on real speech and noise in two stages, ``noisenil
+train --config configs/default_model.yaml`` then ``configs/default_model_finetune.yaml`` (which
+starts from the first's weights with ``train.init_from``); ``MODEL_CARD.md`` beside it records the
 data, the command, the training budget and its held-out evaluation against the classical
 baselines. The file carries its own configuration (STFT, features, patches) inside, like every
 ``.keras`` file that ``noisenil train`` writes.
