@@ -53,6 +53,8 @@ class Method:
         fn: ``fn(noisy (samples,), sample_rate) -> denoised (samples,)``.
         denoiser: The :class:`Denoiser` behind a model (size and patch counts come from it).
         size_mb: Size of the model file in MB, if known.
+        source: The model file it was loaded from (``""`` for baselines, the input, or a model
+            given in memory), so a comparison table says which file each row is.
         timing: Wall time and audio duration over the test set (filled by
             :func:`score_methods`; its ``rtf`` is the method's real-time factor).
     """
@@ -62,6 +64,7 @@ class Method:
     fn: Callable[[np.ndarray, int], np.ndarray]
     denoiser: Denoiser | None = None
     size_mb: float = float("nan")
+    source: str = ""
     timing: Throughput = field(default_factory=Throughput)
 
     @property
@@ -75,9 +78,11 @@ def input_method() -> Method:
     return Method(NOISY_INPUT, "input", lambda x, sr: x)
 
 
-def model_method(denoiser: Denoiser, *, size_mb: float = float("nan")) -> Method:
-    """A trained network as a method."""
-    return Method(denoiser.name, "model", denoiser.denoise, denoiser=denoiser, size_mb=size_mb)
+def model_method(denoiser: Denoiser, *, size_mb: float = float("nan"),
+                 source: str | Path = "") -> Method:
+    """A trained network as a method (``source``: the file it came from)."""
+    return Method(denoiser.name, "model", denoiser.denoise, denoiser=denoiser, size_mb=size_mb,
+                  source=str(source))
 
 
 def baseline_methods(names: str | Sequence[str] | None) -> list[Method]:
@@ -259,14 +264,16 @@ def summarize(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def comparison_table(scores: Scores) -> pd.DataFrame:
-    """One row per method: kind, size, speed and every metric's mean over all examples."""
+    """One row per method: kind, model file (``source``), size, speed and every metric's mean
+    over all examples."""
     df = scores.metrics
     cols = metric_columns(df)
     rows = []
     for m in scores.methods:
         g = df[df["method"] == m.name]
         th = m.denoiser.throughput if m.denoiser is not None else None
-        row = dict(method=m.name, kind=m.kind, params=m.params, size_mb=m.size_mb,
+        row = dict(method=m.name, kind=m.kind, source=m.source, params=m.params,
+                   size_mb=m.size_mb,
                    patches_per_s=th.patches_per_second if th else float("nan"),
                    rtf=m.timing.rtf if m.kind != "input" else float("nan"))
         row.update({c: float(g[c].mean()) for c in cols})
@@ -349,7 +356,9 @@ def evaluate(model: str | Path | Denoiser, data: str | Path | Config, *,
     size = Path(model).stat().st_size / 1e6 if not isinstance(model, Denoiser) else float("nan")
     test_set = load_test_set(data, sample_rate=den.sample_rate, snrs=snrs, seed=seed,
                              max_files=max_files)
-    methods = [input_method(), model_method(den, size_mb=size), *baseline_methods(baselines)]
+    source = "" if isinstance(model, Denoiser) else model
+    methods = [input_method(), model_method(den, size_mb=size, source=source),
+               *baseline_methods(baselines)]
     keep = example_indices(test_set, examples)
     scores = score_methods(test_set, methods, features=den.features, metrics=metrics, keep=keep,
                            progress=progress)

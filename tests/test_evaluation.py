@@ -95,6 +95,7 @@ def test_evaluate_writes_metrics_summary_and_figures(demo_dir, tmp_path):
     assert {"si_sdr_mean", "si_sdr_ci95", "delta_si_sdr_mean"} <= set(summary.columns)
     comp = res.comparison.set_index("method")
     assert comp.loc["ident", "params"] == 0 and comp.loc["ident", "size_mb"] > 0
+    assert comp.loc["ident", "source"] == str(model_path) and comp.loc["wiener", "source"] == ""
     assert comp.loc["ident", "rtf"] > 0 and comp.loc["ident", "patches_per_s"] > 0
     assert np.isnan(comp.loc["noisy input", "rtf"])
     assert len(res.figures) == 2 and all(p.suffix == ".png" and p.stat().st_size > 10_000
@@ -162,11 +163,15 @@ def test_compare_reports_a_tuning_experiment_with_baselines(tiny_experiment, dem
                 "spectrogram_mse", "spectrogram_ssim"):
         assert col in table.columns
     models = table[table.kind == "model"]
+    expected = [str(tiny_experiment / name / "best.keras") for name in ("dncnn", "unet")]
+    assert list(models.source) == expected  # which file each row is
+    assert (table[table.kind != "model"].source == "").all()
     assert (models.params > 0).all() and (models.rtf > 0).all()
     assert (models.patches_per_s > 0).all()
     for name in ("comparison.csv", "metrics.csv", "summary.csv", "report.md", "report.html"):
         assert (out / name).is_file(), name
-    assert pd.read_csv(out / "comparison.csv").shape == table.shape
+    saved = pd.read_csv(out / "comparison.csv", keep_default_na=False)
+    assert saved.shape == table.shape and list(saved.source) == list(table.source)
     assert len(list((out / "plots").glob("*_vs_snr.png"))) >= 4
 
     parser = _Collector()
