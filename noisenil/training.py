@@ -217,17 +217,21 @@ def _read_history(path: Path) -> dict[str, list[float]]:
     return {str(c): frame[c].astype(float).tolist() for c in frame.columns if c != "epoch"}
 
 
+def _differing_section(before: Config, cfg: Config, sections: tuple[str, ...]) -> str | None:
+    """The first of ``sections`` in which ``before`` and ``cfg`` differ, or ``None``."""
+    return next((s for s in sections if getattr(before, s) != getattr(cfg, s)), None)
+
+
 def _check_same_run(cfg: Config, run_dir: Path) -> None:
     saved = run_dir / "config.yaml"
     if not saved.exists():
         return
-    before = load_config(saved)
-    for section in ("model", "features", "stft", "patches"):
-        if getattr(before, section) != getattr(cfg, section):
-            raise ConfigError(
-                f"train.run_dir={str(run_dir)!r}: holds a run with a different '{section}' "
-                f"section; resume it with the same config or choose another train.run_dir",
-                key="train.run_dir")
+    section = _differing_section(load_config(saved), cfg, ("model", "features", "stft", "patches"))
+    if section is not None:
+        raise ConfigError(
+            f"train.run_dir={str(run_dir)!r}: holds a run with a different '{section}' "
+            f"section; resume it with the same config or choose another train.run_dir",
+            key="train.run_dir")
 
 
 def initial_weights(cfg: Config) -> list | None:
@@ -252,12 +256,12 @@ def initial_weights(cfg: Config) -> list | None:
         raise ConfigError(f"train.init_from={source!r}: no such file", key="train.init_from")
     before, where = model_config(path)
     if where != "defaults":
-        for section in ("stft", "features"):
-            if getattr(before, section) != getattr(cfg, section):
-                raise ConfigError(
-                    f"train.init_from={source!r}: was trained with a different '{section}' "
-                    f"section ({getattr(before, section)}, config: {getattr(cfg, section)}); "
-                    f"fine-tune with the settings it was trained with", key="train.init_from")
+        section = _differing_section(before, cfg, ("stft", "features"))
+        if section is not None:
+            raise ConfigError(
+                f"train.init_from={source!r}: was trained with a different '{section}' "
+                f"section ({getattr(before, section)}, config: {getattr(cfg, section)}); "
+                f"fine-tune with the settings it was trained with", key="train.init_from")
         if before.audio.sample_rate != cfg.audio.sample_rate:
             raise ConfigError(
                 f"train.init_from={source!r}: was trained at audio.sample_rate="
