@@ -185,8 +185,7 @@ def compare(models: str | Path | Sequence[str | Path], data: str | Path | Config
     sr = rates.pop()
     test_set = load_test_set(data, sample_rate=sr, snrs=snrs, seed=seed, max_files=max_files)
     methods = [input_method()]
-    methods += [model_method(d, size_mb=p.stat().st_size / 1e6, source=p)
-                for d, p in zip(dens, paths)]
+    methods += [model_method(d, source=p) for d, p in zip(dens, paths)]
     methods += baseline_methods(baselines)
     keep = example_indices(test_set, examples)
     scores = score_methods(test_set, methods, features=dens[0].features, metrics=metrics,

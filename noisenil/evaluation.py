@@ -78,11 +78,11 @@ def input_method() -> Method:
     return Method(NOISY_INPUT, "input", lambda x, sr: x)
 
 
-def model_method(denoiser: Denoiser, *, size_mb: float = float("nan"),
-                 source: str | Path = "") -> Method:
-    """A trained network as a method (``source``: the file it came from)."""
+def model_method(denoiser: Denoiser, *, source: str | Path | None = None) -> Method:
+    """A trained network as a method; ``source``, the file it came from, gives its size."""
+    size_mb = Path(source).stat().st_size / 1e6 if source else float("nan")
     return Method(denoiser.name, "model", denoiser.denoise, denoiser=denoiser, size_mb=size_mb,
-                  source=str(source))
+                  source=str(source or ""))
 
 
 def baseline_methods(names: str | Sequence[str] | None) -> list[Method]:
@@ -352,13 +352,11 @@ def evaluate(model: str | Path | Denoiser, data: str | Path | Config, *,
     """
     from noisenil.testset import load_test_set
 
-    den = model if isinstance(model, Denoiser) else Denoiser.from_file(model, config=config)
-    size = Path(model).stat().st_size / 1e6 if not isinstance(model, Denoiser) else float("nan")
+    path = None if isinstance(model, Denoiser) else Path(model)
+    den = model if path is None else Denoiser.from_file(path, config=config)
     test_set = load_test_set(data, sample_rate=den.sample_rate, snrs=snrs, seed=seed,
                              max_files=max_files)
-    source = "" if isinstance(model, Denoiser) else model
-    methods = [input_method(), model_method(den, size_mb=size, source=source),
-               *baseline_methods(baselines)]
+    methods = [input_method(), model_method(den, source=path), *baseline_methods(baselines)]
     keep = example_indices(test_set, examples)
     scores = score_methods(test_set, methods, features=den.features, metrics=metrics, keep=keep,
                            progress=progress)
