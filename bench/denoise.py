@@ -1,7 +1,7 @@
 """Denoising speed and memory on files of 1, 10 and 60 minutes: ``noisenil denoise``'s path.
 
 For each model and length, a fresh process streams a 16 kHz mono PCM_16 file (speech-band
-noise, written block by block beforehand) through :func:`noisenil.denoise_files.denoise_file`
+noise, written block by block beforehand) through :func:`noisenil.inference.files.denoise_file`
 and reports:
 
 - real-time factor: wall seconds per second of audio (lower is faster; 0.02 = 50x real time),
@@ -37,8 +37,8 @@ CHILD = textwrap.dedent("""
     import json, resource, sys, time
     import numpy as np, soundfile as sf, keras_tuner as kt
     from noisenil.config import Config
-    from noisenil.denoiser import Denoiser
-    from noisenil.denoise_files import denoise_file
+    from noisenil.inference.denoiser import Denoiser
+    from noisenil.inference.files import denoise_file
     from noisenil.models import get_hypermodel
     from noisenil.pretrained import default_model_path
     name, src, warm, out = sys.argv[1:5]

@@ -5,7 +5,7 @@ for ``--epochs`` epochs on the same in-memory batches of demo-corpus patches (dr
 the data pipeline is out of the comparison), validating on the same batches every epoch:
 
 - **bare**: ``hypermodel.build(hp)`` then ``model.fit(train, validation_data=val, epochs=E)``;
-- **noisenil**: :func:`noisenil.training.train` with ``data=(train, val)``: the run folder, the
+- **noisenil**: :func:`noisenil.training.trainer.train` with ``data=(train, val)``: the run folder, the
   resolved config, the best-model checkpoint, ``last.keras`` + ``state.json`` after every epoch,
   the learning-rate schedule, early stopping, CSV and TensorBoard logs, and the final copy.
 
@@ -30,9 +30,9 @@ import keras_tuner as kt
 import numpy as np
 
 from noisenil.config import load_config
-from noisenil.datasets import build_datasets
+from noisenil.data.datasets import build_datasets
 from noisenil.models import hypermodel_from_config
-from noisenil.training import train
+from noisenil.training.trainer import train
 
 
 class MemoryBatches(keras.utils.PyDataset):

@@ -41,7 +41,7 @@ def _cmd_quickstart(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo_data(args: argparse.Namespace) -> int:
-    from noisenil.demo import make_demo_corpus
+    from noisenil.data.demo import make_demo_corpus
 
     corpus = make_demo_corpus(args.folder, seed=args.seed, sample_rate=args.sample_rate,
                               overwrite=args.overwrite)
@@ -53,7 +53,7 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
 
 def _cmd_check_data(args: argparse.Namespace) -> int:
     from noisenil.config import load_config
-    from noisenil.datasets import build_datasets
+    from noisenil.data.datasets import build_datasets
 
     cfg = load_config(args.config, overrides=args.overrides)
     bundle = build_datasets(cfg, progress=not args.quiet)
@@ -65,7 +65,7 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from noisenil.training import train_from_files
+    from noisenil.training.trainer import train_from_files
 
     res = train_from_files(args.config, args.overrides, run_dir=args.run_dir,
                            progress=not args.quiet)
@@ -77,7 +77,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from noisenil.tuning import tune_from_files
+    from noisenil.tuning.experiment import tune_from_files
 
     res = tune_from_files(args.config, args.overrides, experiment=args.experiment,
                           progress=not args.quiet)
@@ -110,7 +110,7 @@ def _baselines(text: str) -> str | list[str] | None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from noisenil.evaluation import evaluate
+    from noisenil.evaluation.evaluator import evaluate
 
     res = evaluate(args.model, _data_source(args), out_dir=args.out, snrs=args.snr,
                    seed=args.seed, max_files=args.max_files, baselines=_baselines(args.baselines),
@@ -123,7 +123,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from noisenil.comparison import compare
+    from noisenil.evaluation.comparison import compare
 
     table = compare(args.models, _data_source(args), out_dir=args.out, snrs=args.snr,
                     seed=args.seed, max_files=args.max_files,
@@ -137,7 +137,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_denoise(args: argparse.Namespace) -> int:
-    from noisenil.denoise_files import denoise_files
+    from noisenil.inference.files import denoise_files
 
     report = denoise_files(args.inputs, args.output, model=args.model, strength=args.strength,
                            residual=args.residual, overwrite=args.overwrite,
@@ -151,7 +151,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from noisenil.export import export_model
+    from noisenil.inference.export import export_model
 
     path = export_model(args.model, args.out, format=args.format, config=args.config,
                         overwrite=args.overwrite)

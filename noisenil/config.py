@@ -93,7 +93,7 @@ class StftConfig:
 
 @dataclass
 class FeatureConfig:
-    """The network's input/target representation (see :mod:`noisenil.features`).
+    """The network's input/target representation (see :mod:`noisenil.dsp.features`).
 
     Attributes:
         representation: ``"magnitude"`` (1 channel; the noisy phase is reused on inversion) or
@@ -149,7 +149,7 @@ class PatchConfig:
 
 @dataclass
 class DataConfig:
-    """Where training data comes from and how examples are drawn (see :mod:`noisenil.datasets`).
+    """Where training data comes from and how examples are drawn (see :mod:`noisenil.data.datasets`).
 
     Attributes:
         mode: ``"demo"`` (mixing on the generated demo corpus in ``demo_dir``), ``"mixing"``
@@ -423,7 +423,7 @@ class TuneConfig:
 class AugmentConfig:
     """Augmentation groups; each maps an augmentation name to ``{p: ..., <ranges>}``.
 
-    See :mod:`noisenil.augment` for the names, their parameters and defaults. ``clean`` is applied
+    See :mod:`noisenil.data.augment` for the names, their parameters and defaults. ``clean`` is applied
     to the clean signal (so the target sees it), ``noise`` to the noise before mixing (synthetic
     degradations are added there), ``mixture`` to the network input only.
     """
@@ -433,14 +433,14 @@ class AugmentConfig:
     mixture: dict = field(default_factory=lambda: _default_group("mixture"))
 
     def __post_init__(self):
-        from noisenil import augment
+        from noisenil.data import augment
 
         for group in ("clean", "noise", "mixture"):
             setattr(self, group, augment.validate_group(group, getattr(self, group)))
 
 
 def _default_group(group: str) -> dict:
-    from noisenil import augment
+    from noisenil.data import augment
 
     return copy.deepcopy(augment.DEFAULT_GROUPS[group])
 

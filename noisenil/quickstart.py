@@ -5,15 +5,15 @@ Four stages, each timed (logged, and kept in :attr:`QuickstartResult.stage_secon
 1. ``data``: generate the demo corpus (or scan ``--data``), split it by speaker, draw training
    batches (mixing + augmentation + STFT + patching) and measure the pipeline's throughput;
    writes ``config.yaml``, ``split.csv``, ``patches.png`` and ``examples/*.wav``.
-2. ``sweep``: a Keras Tuner sweep (:func:`noisenil.tuning.tune`) over ``dncnn``,
+2. ``sweep``: a Keras Tuner sweep (:func:`noisenil.tuning.experiment.tune`) over ``dncnn``,
    ``resnet_unet`` and ``two_stage_unet`` into ``tuning_results/<tune.experiment>/``
    (``trials.csv``, ``summary.md``, ``<model>/best.keras``).
 3. ``comparison``: the three best models against the classical baselines and the noisy input
-   (:func:`noisenil.comparison.compare`) on held-out examples: the demo corpus's held-out
+   (:func:`noisenil.evaluation.comparison.compare`) on held-out examples: the demo corpus's held-out
    speakers (``paired/``), or the test split (``data.test_fraction``) of ``--data``; writes
    ``comparison/report.html`` and ``report.md``.
 4. ``denoise``: one held-out noisy file denoised by the sweep's best model (best
-   ``tune.objective`` over all three families) with :func:`noisenil.denoise_files.denoise_files`:
+   ``tune.objective`` over all three families) with :func:`noisenil.inference.files.denoise_files`:
    ``denoised/<name>_denoised.wav`` beside ``denoised/<name>_noisy.wav``.
 
 The sizes come from ``configs/quickstart.yaml``: tiny networks trained for seconds, about four
@@ -194,9 +194,9 @@ def _stage(result: QuickstartResult, name: str) -> Iterator[None]:
 def _data_stage(cfg: Config, out: Path, result: QuickstartResult, *, batches: int,
                 progress: bool):
     """Build the datasets, time the pipeline, write the split, patches and example mixtures."""
-    from noisenil.audio_io import save_audio
-    from noisenil.datasets import MixingSource, build_datasets
-    from noisenil.manifest import write_split
+    from noisenil.dsp.audio_io import save_audio
+    from noisenil.data.datasets import MixingSource, build_datasets
+    from noisenil.data.manifest import write_split
 
     bundle = build_datasets(cfg, progress=progress)
     result.summary = bundle.summary()
@@ -234,7 +234,7 @@ def _test_data(cfg: Config, bundle, where: str) -> Path | Config:
         DatasetError: Too few files (speakers) for a validation and a test split.
     """
     if cfg.data.mode == "demo":
-        from noisenil.demo import make_demo_corpus
+        from noisenil.data.demo import make_demo_corpus
 
         corpus = make_demo_corpus(cfg.data.demo_dir, sample_rate=cfg.audio.sample_rate)
         return corpus.paired_clean_dir.parent
@@ -258,8 +258,8 @@ def _test_data(cfg: Config, bundle, where: str) -> Path | Config:
 def _noisy_example(cfg: Config, test_data: Path | Config, bundle, folder: Path, *,
                    snr: float, seed: int) -> Path:
     """A held-out noisy file, copied (or, for mixed data, mixed) into ``folder``."""
-    from noisenil.audio_io import save_audio
-    from noisenil.testset import load_test_set
+    from noisenil.dsp.audio_io import save_audio
+    from noisenil.data.testset import load_test_set
 
     if isinstance(test_data, Path):  # the demo corpus's paired/ folder
         src = min((test_data / "noisy").glob("*.wav"))
@@ -301,9 +301,9 @@ def run_quickstart(*, data: str | Path | None = None, out: str | Path = "noiseni
         NoiseNilError: A bad folder or config, too few files for the held-out splits, or a
             sweep in which no trial completed.
     """
-    from noisenil.comparison import compare
-    from noisenil.denoise_files import denoise_files
-    from noisenil.tuning import plan_experiment, tune
+    from noisenil.evaluation.comparison import compare
+    from noisenil.inference.files import denoise_files
+    from noisenil.tuning.experiment import plan_experiment, tune
 
     start = time.perf_counter()
     out = Path(out).resolve()

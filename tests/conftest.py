@@ -58,7 +58,7 @@ def fixture_rows(audio_dir: Path) -> list[dict]:
 @pytest.fixture(scope="session")
 def demo_dir(tmp_path_factory) -> str:
     """The synthetic demo corpus (generated once per test session)."""
-    from noisenil.demo import make_demo_corpus
+    from noisenil.data.demo import make_demo_corpus
 
     root = tmp_path_factory.mktemp("demo") / "corpus"
     make_demo_corpus(root)

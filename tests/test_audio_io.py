@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from noisenil.audio_io import audio_info, check_audio, load_audio, resample, save_audio
+from noisenil.dsp.audio_io import audio_info, check_audio, load_audio, resample, save_audio
 from noisenil.errors import AudioError
 
 

@@ -1,4 +1,4 @@
-"""Tests of noisenil.augment: a generic contract for every registered augmentation, one property
+"""Tests of noisenil.data.augment: a generic contract for every registered augmentation, one property
 test per augmentation with known concrete parameters, spec validation and a speed bound."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from noisenil import augment
-from noisenil.augment import AUGMENTATIONS, DEFAULT_GROUPS, GROUPS, Augmenter, validate_group
+from noisenil.data import augment
+from noisenil.data.augment import AUGMENTATIONS, DEFAULT_GROUPS, GROUPS, Augmenter, validate_group
 from noisenil.errors import AudioError, ConfigError
 
 SR = 16000

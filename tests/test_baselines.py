@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from noisenil import features
-from noisenil.audio_io import load_audio, resample
-from noisenil.baselines import (
+from noisenil.dsp import features
+from noisenil.dsp.audio_io import load_audio, resample
+from noisenil.evaluation.baselines import (
     BASELINES,
     MissingDependencyError,
     available_baselines,
@@ -19,8 +19,8 @@ from noisenil.baselines import (
 )
 from noisenil.config import StftConfig
 from noisenil.errors import AudioError, ConfigError, NoiseNilError
-from noisenil.mixing import loop_to_length, mix, power
-from noisenil.quality import si_sdr
+from noisenil.data.mixing import loop_to_length, mix, power
+from noisenil.evaluation.quality import si_sdr
 
 SR = 16000
 RUNNABLE = ["spectral_subtraction", "wiener", "log_mmse"]  # numpy/scipy only, always available

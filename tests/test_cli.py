@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 
 from conftest import PROJECT_ROOT
-from noisenil.baselines import available_baselines
+from noisenil.evaluation.baselines import available_baselines
 from noisenil.cli import main
 from noisenil.config import load_config
 from noisenil.errors import NoiseNilError
@@ -108,7 +108,7 @@ def test_quickstart_runs_the_main_job_on_demo_data(tmp_path, capsys):
 
 @pytest.mark.slow  # ~85 s on 2 cores; .ci/run runs it after the default suite
 def test_quickstart_on_user_paired_folders(tmp_path, capsys):
-    from noisenil.demo import make_demo_corpus
+    from noisenil.data.demo import make_demo_corpus
 
     corpus = make_demo_corpus(tmp_path / "demo")
     paired = corpus.root / "paired"  # 6 pairs of 2 speakers (spk90, spk91)

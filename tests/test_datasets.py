@@ -7,10 +7,10 @@ import pytest
 import soundfile as sf
 
 from noisenil.config import load_config
-from noisenil.datasets import AudioStore, MixingSource, build_datasets
+from noisenil.data.datasets import AudioStore, MixingSource, build_datasets
 from noisenil.errors import DatasetError
-from noisenil.features import segment_samples
-from noisenil.mixing import snr_db
+from noisenil.dsp.features import segment_samples
+from noisenil.data.mixing import snr_db
 from tests.conftest import PROJECT_ROOT
 
 DEBUG = PROJECT_ROOT / "configs" / "debug.yaml"
@@ -18,7 +18,7 @@ DEBUG = PROJECT_ROOT / "configs" / "debug.yaml"
 
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory):
-    from noisenil.demo import make_demo_corpus
+    from noisenil.data.demo import make_demo_corpus
 
     return make_demo_corpus(tmp_path_factory.mktemp("demo"))
 

@@ -1,4 +1,4 @@
-"""Tests of the synthetic demo corpus (noisenil.demo)."""
+"""Tests of the synthetic demo corpus (noisenil.data.demo)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 from scipy.signal import welch
 
-from noisenil.demo import NOISE_KINDS, SPEAKER_PATTERN, DemoCorpus, make_demo_corpus
+from noisenil.data.demo import NOISE_KINDS, SPEAKER_PATTERN, DemoCorpus, make_demo_corpus
 from noisenil.errors import ConfigError, DatasetError
 
 SR = 16000

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from noisenil.config import load_config, save_config
-from noisenil.denoiser import (CONFIG_ENTRY, Denoiser, embed_config, embedded_config,
+from noisenil.inference.denoiser import (CONFIG_ENTRY, Denoiser, embed_config, embedded_config,
                                model_config, save_model)
 from noisenil.errors import AudioError, NoiseNilError
 from noisenil.models import get_hypermodel, list_models

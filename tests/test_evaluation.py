@@ -15,14 +15,14 @@ import soundfile as sf
 
 from conftest import PROJECT_ROOT
 from noisenil.cli import main
-from noisenil.comparison import budget_note, compare, find_models
+from noisenil.evaluation.comparison import budget_note, compare, find_models
 from noisenil.config import load_config
-from noisenil.denoiser import Denoiser, save_model
+from noisenil.inference.denoiser import Denoiser, save_model
 from noisenil.errors import ConfigError, NoiseNilError
-from noisenil.evaluation import (Method, baseline_methods, evaluate, example_indices,
+from noisenil.evaluation.evaluator import (Method, baseline_methods, evaluate, example_indices,
                                  input_method, model_method, score_methods, summarize)
-from noisenil.testset import load_test_set
-from noisenil.tuning import tune
+from noisenil.data.testset import load_test_set
+from noisenil.tuning.experiment import tune
 
 DEBUG = str(PROJECT_ROOT / "configs" / "debug.yaml")
 

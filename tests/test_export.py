@@ -12,9 +12,9 @@ import pytest
 
 from noisenil.cli import main
 from noisenil.config import Config, load_config
-from noisenil.denoiser import save_model
+from noisenil.inference.denoiser import save_model
 from noisenil.errors import ConfigError, MissingDependencyError, NoiseNilError
-from noisenil.export import INPUT_NAME, export_model
+from noisenil.inference.export import INPUT_NAME, export_model
 from noisenil.models import get_hypermodel, list_models
 
 pytestmark = [

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from noisenil.audio_io import load_audio
+from noisenil.dsp.audio_io import load_audio
 from noisenil.config import FeatureConfig, StftConfig, load_config
 from noisenil.errors import ConfigError
-from noisenil.features import FeatureTransform, full_scale_reference, segment_samples, stft
+from noisenil.dsp.features import FeatureTransform, full_scale_reference, segment_samples, stft
 
 REPRESENTATIONS = [("magnitude", "db"), ("magnitude", "power"), ("complex", "power")]
 

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from noisenil.errors import DatasetError
-from noisenil.manifest import match_pairs, scan_folder, speaker_of, split_by_group, write_split
+from noisenil.data.manifest import match_pairs, scan_folder, speaker_of, split_by_group, write_split
 from tests.conftest import read_manifest
 
 PATTERNS = [r"^(p\d+)_\d+", r"^(spk\d+)_", r"^\d+_([A-Za-z]+)_\d+$", r"^(\d+)-\d+-\d+$"]

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from noisenil.metrics import SNR
+from noisenil.models.metrics import SNR
 
 
 def value(metric) -> float:
@@ -41,7 +41,7 @@ def test_snr_is_finite_on_silent_patches(rng):
 def test_ssim_matches_scikit_image_and_is_one_for_identical_patches(rng):
     from skimage.metrics import structural_similarity
 
-    from noisenil.metrics import SSIM
+    from noisenil.models.metrics import SSIM
 
     y = rng.random((3, 32, 40, 1)).astype(np.float32)
     p = np.clip(y + 0.4 * rng.standard_normal(y.shape), 0, 1).astype(np.float32)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from noisenil.errors import AudioError
-from noisenil.mixing import active_power, loop_to_length, mix, power, snr_db, trim_silence
+from noisenil.data.mixing import active_power, loop_to_length, mix, power, snr_db, trim_silence
 
 
 @pytest.mark.parametrize("target_snr", [-5.0, 0.0, 2.0, 7.5, 20.0, 35.0])

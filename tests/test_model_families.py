@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from noisenil.errors import ConfigError
-from noisenil.layers import FrequencyEmbedding, SupervisedAttention
+from noisenil.models.layers import FrequencyEmbedding, SupervisedAttention
 from noisenil.models import get_hypermodel
 from noisenil.models.resnet_unet import (ENCODER_FEATURES, build_resnet_encoder,
                                          imagenet_weights_path)

@@ -11,8 +11,8 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
-import noisenil.layers  # noqa: F401  (registers the custom layers for loading)
-import noisenil.metrics  # noqa: F401
+import noisenil.models.layers  # noqa: F401  (registers the custom layers for loading)
+import noisenil.models.metrics  # noqa: F401
 from noisenil.errors import ConfigError
 from noisenil.models import get_hypermodel, list_models
 

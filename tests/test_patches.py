@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from noisenil.errors import AudioError, ConfigError
-from noisenil.patches import (assemble_patches, chunk_starts, crossfade_weights,
+from noisenil.dsp.chunks import (assemble_patches, chunk_starts, crossfade_weights,
                               extract_patches, overlap_add, pad_to_multiple, split_chunks)
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from noisenil import plots
+from noisenil.evaluation.report import plots
 from noisenil.config import StftConfig
 from noisenil.errors import ConfigError
 

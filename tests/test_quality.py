@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from noisenil import quality
-from noisenil.audio_io import load_audio, resample
+from noisenil.evaluation import quality
+from noisenil.dsp.audio_io import load_audio, resample
 from noisenil.errors import AudioError, ConfigError
-from noisenil.quality import (
+from noisenil.evaluation.quality import (
     INSTALL_HINT,
     MAX_DB,
     available_metrics,

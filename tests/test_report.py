@@ -18,9 +18,9 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from noisenil import plots
+from noisenil.evaluation.report import plots
 from noisenil.errors import ConfigError
-from noisenil.report import AudioExample, best_per_metric, format_value, write_report
+from noisenil.evaluation.report.writer import AudioExample, best_per_metric, format_value, write_report
 
 SR = 16000
 NAN = math.nan

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from noisenil.config import load_config
-from noisenil.denoiser import Denoiser
+from noisenil.inference.denoiser import Denoiser
 from noisenil.errors import AudioError
 from noisenil.models import get_hypermodel, list_models
-from noisenil.streaming import StreamingDenoiser
+from noisenil.inference.streaming import StreamingDenoiser
 
 
 def tiny_model(name: str) -> keras.Model:
@@ -97,8 +97,8 @@ def test_peak_memory_of_a_30_minute_file_equals_a_1_minute_file(tmp_path):
         import json, resource, sys
         import numpy as np, soundfile as sf, keras
         from noisenil.config import load_config
-        from noisenil.denoiser import Denoiser
-        from noisenil.denoise_files import denoise_file
+        from noisenil.inference.denoiser import Denoiser
+        from noisenil.inference.files import denoise_file
         minutes, folder = float(sys.argv[1]), sys.argv[2]
         src, sr = f"{folder}/in_{minutes:g}.wav", 16000
         rng = np.random.default_rng(0)

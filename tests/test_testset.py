@@ -10,9 +10,9 @@ import pytest
 
 from noisenil.config import load_config
 from noisenil.errors import ConfigError, DatasetError
-from noisenil.manifest import scan_folder, split_by_group
-from noisenil.mixing import snr_db
-from noisenil.testset import load_test_set
+from noisenil.data.manifest import scan_folder, split_by_group
+from noisenil.data.mixing import snr_db
+from noisenil.data.testset import load_test_set
 
 
 def test_clean_plus_noise_is_mixed_at_every_snr_exactly(demo_dir):

@@ -13,7 +13,7 @@ from conftest import PROJECT_ROOT, run_on_two_logical_cpus
 from noisenil.cli import main
 from noisenil.config import load_config
 from noisenil.errors import ConfigError
-from noisenil.training import precision_policy, step_decay, train
+from noisenil.training.trainer import precision_policy, step_decay, train
 
 DEBUG = str(PROJECT_ROOT / "configs" / "debug.yaml")
 
@@ -83,7 +83,7 @@ def test_mirrored_strategy_is_refused_off_tensorflow(demo_dir, tmp_path):
 def test_mirrored_strategy_trains_on_two_logical_cpu_devices(demo_dir, tmp_path):
     out, stderr = run_on_two_logical_cpus(f"""
         from noisenil.config import load_config
-        from noisenil.training import train
+        from noisenil.training.trainer import train
         cfg = load_config({DEBUG!r}, overrides=["data.demo_dir={demo_dir}",
             "train.run_dir={tmp_path / 'run'}", "train.strategy=mirrored",
             "train.tensorboard=false", "train.epochs=1"])

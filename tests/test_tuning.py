@@ -27,7 +27,7 @@ from noisenil.cli import main
 from noisenil.config import load_config, save_config
 from noisenil.errors import ConfigError, NoiseNilError
 from noisenil.models import hypermodel_from_config
-from noisenil.tuning import (
+from noisenil.tuning.experiment import (
     OracleWait,
     _reason,
     collect_trials,
@@ -279,7 +279,7 @@ def test_out_of_memory_is_named_in_the_failure_reason():
 def test_mirrored_tuning_on_two_logical_cpu_devices(demo_dir, tmp_path):
     out, stderr = run_on_two_logical_cpus(f"""
         from noisenil.config import load_config
-        from noisenil.tuning import tune
+        from noisenil.tuning.experiment import tune
         cfg = load_config({DEBUG!r}, overrides={overrides(demo_dir, tmp_path)!r} + [
             "tune.models=[unet]", "tune.strategy=mirrored"])
         res = tune(cfg, progress=False)

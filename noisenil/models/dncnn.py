@@ -11,8 +11,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from noisenil.models.base import DenoiserHyperModel
-from noisenil.models.registry import register_model
+from noisenil.models.hypermodels.base import DenoiserHyperModel
+from noisenil.models.hypermodels.registry import register_model
 
 
 def build_dncnn(*, channels: int = 1, depth: int = 17, filters: int = 64, kernel_size: int = 3,

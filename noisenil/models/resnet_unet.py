@@ -15,7 +15,7 @@ and magnitude features can exceed 1 (``output_activation="sigmoid"`` restores it
 Weights: ``None`` (default), ``"imagenet"`` (read from the Keras cache, never downloaded: see
 :func:`imagenet_weights_path`) or the path of a weights file for the same ResNet without top.
 The encoder can be frozen for the first ``freeze_epochs`` epochs (see
-:meth:`~noisenil.models.base.DenoiserHyperModel.fit`). ResNet101 with decoder widths
+:meth:`~noisenil.models.hypermodels.base.DenoiserHyperModel.fit`). ResNet101 with decoder widths
 256-128-64-32-16 has 51.7 M parameters (42.7 M in the encoder).
 """
 
@@ -29,9 +29,9 @@ import numpy as np
 from keras import layers
 
 from noisenil.errors import ConfigError
-from noisenil.layers import CropToReference, PadToMultiple
-from noisenil.models.base import DenoiserHyperModel
-from noisenil.models.registry import register_model
+from noisenil.models.layers import CropToReference, PadToMultiple
+from noisenil.models.hypermodels.base import DenoiserHyperModel
+from noisenil.models.hypermodels.registry import register_model
 
 #: keras.applications constructor, skip features (shallow to deep) and bottleneck per backbone.
 ENCODER_FEATURES = {

@@ -29,9 +29,9 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from noisenil.layers import CropToReference, FrequencyEmbedding, PadToMultiple, SupervisedAttention
-from noisenil.models.base import DenoiserHyperModel
-from noisenil.models.registry import register_model
+from noisenil.models.layers import CropToReference, FrequencyEmbedding, PadToMultiple, SupervisedAttention
+from noisenil.models.hypermodels.base import DenoiserHyperModel
+from noisenil.models.hypermodels.registry import register_model
 from noisenil.models.staged_model import StagedModel
 
 

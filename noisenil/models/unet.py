@@ -12,9 +12,9 @@ import keras
 from keras import layers
 
 from noisenil.errors import ConfigError
-from noisenil.layers import CropToReference, PadToMultiple
-from noisenil.models.base import DenoiserHyperModel
-from noisenil.models.registry import register_model
+from noisenil.models.layers import CropToReference, PadToMultiple
+from noisenil.models.hypermodels.base import DenoiserHyperModel
+from noisenil.models.hypermodels.registry import register_model
 
 
 def _conv(x, filters: int, kernel: int = 3, slope: float = 0.2):

@@ -1,0 +1,212 @@
+"""Finding audio files, pairing them, and splitting them into train/validation/test by file.
+
+The split is made here, on files (on speakers when a speaker id can be parsed from the file
+name), before any mixing or patching, with a fixed seed, so no recording ever feeds both training
+and validation. A scan never dies on the first bad file: it lists each bad file with the reason
+and goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from noisenil.dsp.audio_io import AudioInfo, audio_info
+from noisenil.errors import AudioError, DatasetError
+
+logger = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class AudioFile:
+    """One audio file of a dataset.
+
+    Attributes:
+        path: Absolute path.
+        name: Path relative to the scanned folder, with ``/`` separators (the pairing key).
+        group: Split group: the speaker id parsed from the name, else the name itself.
+        info: Header facts (rate, channels, frames).
+    """
+
+    path: Path
+    name: str
+    group: str
+    info: AudioInfo
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.info.duration
+
+
+@dataclass
+class Scan:
+    """Result of scanning a folder: usable files and ``(path, reason)`` for the bad ones."""
+
+    root: Path
+    files: list[AudioFile] = field(default_factory=list)
+    bad: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        """Total duration of the usable files, in seconds."""
+        return float(sum(f.duration for f in self.files))
+
+
+def speaker_of(stem: str, patterns: Sequence[str]) -> str | None:
+    """The speaker id in a file stem: group 1 of the first matching pattern, else ``None``."""
+    for pattern in patterns:
+        m = re.search(pattern, stem)
+        if m:
+            return m.group(1)
+    return None
+
+
+def scan_folder(folder: str | Path, *, extensions: Iterable[str] = (".wav", ".flac", ".ogg"),
+                speaker_patterns: Sequence[str] = (), label: str = "folder") -> Scan:
+    """List the audio files under ``folder`` (recursively, sorted) and read their headers.
+
+    Args:
+        folder: The folder.
+        extensions: Extensions to include (case-insensitive).
+        speaker_patterns: See :func:`speaker_of`.
+        label: What to call the folder in messages (e.g. the config key ``data.clean_dir``).
+
+    Returns:
+        A :class:`Scan`; unreadable and empty files are in ``scan.bad`` with their reason.
+
+    Raises:
+        DatasetError: The folder is missing or holds no usable audio file.
+    """
+    root = Path(folder).expanduser().resolve()
+    if not root.is_dir():
+        raise DatasetError(f"{label}={str(folder)!r}: folder not found")
+    exts = {e.lower() for e in extensions}
+    scan = Scan(root)
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts):
+        name = path.relative_to(root).as_posix()
+        try:
+            info = audio_info(path)
+        except AudioError as err:
+            scan.bad.append((path, str(err).removeprefix(f"{path}: ")))
+            continue
+        group = speaker_of(path.stem, speaker_patterns) or name
+        scan.files.append(AudioFile(path, name, group, info))
+    for path, why in scan.bad:
+        logger.warning("skipping %s: %s", path, why)
+    if not scan.files:
+        raise DatasetError(f"{label}={str(folder)!r}: no usable audio files "
+                           f"(extensions {sorted(exts)}; {len(scan.bad)} bad)")
+    return scan
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A clean file and its noisy counterpart (same relative name)."""
+
+    clean: AudioFile
+    noisy: AudioFile
+
+    @property
+    def name(self) -> str:
+        return self.clean.name
+
+    @property
+    def group(self) -> str:
+        return self.clean.group
+
+    @property
+    def duration(self) -> float:
+        return self.clean.duration
+
+
+def match_pairs(clean: Scan, noisy: Scan, *, tolerance_s: float = 0.01,
+                ) -> tuple[list[Pair], list[tuple[str, str]]]:
+    """Match clean and noisy files by relative name.
+
+    Args:
+        clean: Scan of the clean folder.
+        noisy: Scan of the noisy folder.
+        tolerance_s: Largest accepted length difference in seconds.
+
+    Returns:
+        ``(pairs, problems)``; each problem is ``(name, reason)``: only in one folder, or lengths
+        that differ.
+    """
+    noisy_by_name = {f.name: f for f in noisy.files}
+    clean_names = {f.name for f in clean.files}
+    pairs, problems = [], []
+    for c in clean.files:
+        n = noisy_by_name.get(c.name)
+        if n is None:
+            problems.append((c.name, f"no noisy file of that name in {noisy.root}"))
+        elif abs(c.duration - n.duration) > tolerance_s:
+            problems.append((c.name, f"length mismatch: clean {c.duration:.3f} s, "
+                                     f"noisy {n.duration:.3f} s"))
+        else:
+            pairs.append(Pair(c, n))
+    problems += [(n.name, f"no clean file of that name in {clean.root}")
+                 for n in noisy.files if n.name not in clean_names]
+    for name, why in problems:
+        logger.warning("unpaired %s: %s", name, why)
+    return pairs, problems
+
+
+def split_by_group(items: Sequence, *, val_fraction: float, test_fraction: float = 0.0,
+                   seed: int = 1234) -> dict[str, list]:
+    """Split items (anything with ``.group``) so that no group spans two splits.
+
+    Groups are shuffled with ``seed`` and handed to test, then validation, whenever they fit in
+    what is left of the split's share (``fraction * len(items)``); the rest is training. A split
+    with a non-zero fraction gets at least one group (the smallest, if none fits) as long as one
+    group is left for training.
+
+    Returns:
+        ``{"train": [...], "val": [...], "test": [...]}``, each in the input order.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(item.group, []).append(i)
+    keys = sorted(groups)
+    order = np.random.default_rng(seed).permutation(len(keys))
+    remaining = [keys[i] for i in order]
+    assigned: dict[str, list[int]] = {s: [] for s in SPLITS}
+    total = len(items)
+    for split, fraction in (("test", test_fraction), ("val", val_fraction)):
+        if fraction <= 0:
+            continue
+        target = fraction * total
+        for key in list(remaining):
+            if len(remaining) > 1 and len(assigned[split]) + len(groups[key]) <= target:
+                assigned[split] += groups[key]
+                remaining.remove(key)
+        if not assigned[split] and len(remaining) > 1:
+            # Every group is larger than the target: take the smallest (first in shuffled order).
+            key = min(remaining, key=lambda k: len(groups[k]))
+            assigned[split] += groups[key]
+            remaining.remove(key)
+    assigned["train"] = [i for key in remaining for i in groups[key]]
+    return {s: [items[i] for i in sorted(idx)] for s, idx in assigned.items()}
+
+
+def write_split(splits: dict[str, list], path: str | Path) -> Path:
+    """Save a split as CSV (``split,name,group,path,seconds``) beside a run's results."""
+    import csv
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["split", "name", "group", "path", "seconds"])
+        for split in SPLITS:
+            for item in splits.get(split, []):
+                src = item.clean if isinstance(item, Pair) else item
+                w.writerow([split, item.name, item.group, str(src.path), f"{src.duration:.3f}"])
+    return path

@@ -1,0 +1,1 @@
+"""Comparison reports: Markdown and HTML tables, plots and audio examples."""

@@ -1,0 +1,399 @@
+"""Denoising audio files and folders: what ``noisenil denoise`` does.
+
+Every file is streamed from disk in blocks through a :class:`~noisenil.inference.streaming.StreamingDenoiser`
+and written block by block, so memory does not grow with a file's length. The output keeps the
+input's length, sample rate, channel count, container format and (where the format can write it)
+subtype. No gain is applied anywhere; samples that would leave [-1, 1] in an integer format are
+limited and the file's result says how many. Each file is written to a temporary name beside its
+destination and renamed at the end, so a failure never leaves a half-written file and
+``--overwrite`` can replace the input itself.
+
+Layout: a folder input is searched recursively and its files keep their path relative to it under
+the output folder; a file input lands directly in the output folder, or at the output path itself
+when one file is given and the output has an audio suffix. ``--residual`` also writes what was
+removed, ``<stem>_residual<suffix>`` beside each output (output + residual = input).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from noisenil.errors import AudioError, ConfigError, NoiseNilError
+
+logger = logging.getLogger(__name__)
+
+#: Subtypes that store values beyond [-1, 1] as they are (all others are limited to it).
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+#: Files longer than this (seconds) get a progress bar of their own.
+LONG_FILE_S = 60.0
+
+
+def audio_extensions() -> set[str]:
+    """Lower-case suffixes (with the dot) of every format the installed libsndfile reads."""
+    exts = {"." + f.lower() for f in sf.available_formats()}
+    return exts | {".aif", ".oga", ".opus"}
+
+
+@dataclass
+class FileResult:
+    """What happened to one input file.
+
+    Attributes:
+        input: The input file.
+        output: The denoised file (``None`` if it failed).
+        residual: The removed part, if asked for.
+        ok: Whether it was written.
+        message: Why it failed, or notes (limiting, format fallback).
+        duration_s: Its length in seconds (0 if unreadable).
+        seconds: Wall time spent on it.
+        limited: Samples limited to [-1, 1] in the output (0 = none).
+        peak_db: Peak of the output before limiting, dBFS.
+    """
+
+    input: Path
+    output: Path | None = None
+    residual: Path | None = None
+    ok: bool = False
+    message: str = ""
+    duration_s: float = 0.0
+    seconds: float = 0.0
+    limited: int = 0
+    peak_db: float = float("-inf")
+
+
+@dataclass
+class DenoiseReport:
+    """The results of one :func:`denoise_files` call.
+
+    Attributes:
+        results: One entry per input file, in order.
+        model: The model used (path or name).
+    """
+
+    results: list[FileResult] = field(default_factory=list)
+    model: str = ""
+
+    @property
+    def failed(self) -> list[FileResult]:
+        """Files that could not be denoised."""
+        return [r for r in self.results if not r.ok]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file was written, 1 otherwise (the CLI's exit status)."""
+        return 1 if self.failed else 0
+
+    @property
+    def realtime_factor(self) -> float:
+        """Wall seconds per second of audio over the written files (lower is faster)."""
+        done = [r for r in self.results if r.ok]
+        audio = sum(r.duration_s for r in done)
+        return sum(r.seconds for r in done) / audio if audio > 0 else float("nan")
+
+    def summary(self) -> str:
+        """A few lines: counts, speed, every failure and every limited file."""
+        ok = len(self.results) - len(self.failed)
+        audio = sum(r.duration_s for r in self.results if r.ok)
+        lines = [f"denoised {ok} of {len(self.results)} files ({audio:.1f} s of audio, "
+                 f"{1 / self.realtime_factor if ok and self.realtime_factor > 0 else 0:.0f}x "
+                 f"real time) with {self.model}"]
+        for r in self.results:
+            if r.ok and r.limited:
+                lines.append(f"  limited {r.limited} samples (peak {r.peak_db:+.1f} dBFS): "
+                             f"{r.output}")
+        for r in self.failed:
+            lines.append(f"  FAILED {r.input}: {r.message}")
+        return "\n".join(lines)
+
+
+# -- planning ------------------------------------------------------------------------------------
+def plan_outputs(inputs: Sequence[str | Path], output: str | Path
+                 ) -> list[tuple[Path, Path]]:
+    """Pair every input file with its output path.
+
+    Args:
+        inputs: Files and folders (folders are searched recursively for audio files).
+        output: Output folder; or, for a single input file, an output file with an audio suffix.
+
+    Returns:
+        ``[(input_file, output_file), ...]`` in a stable order.
+
+    Raises:
+        NoiseNilError: An input does not exist, a folder holds no audio, or two inputs would be
+            written to the same output.
+    """
+    if not inputs:
+        raise NoiseNilError("inputs=[]: give at least one file or folder")
+    output = Path(output)
+    exts = audio_extensions()
+    single_file = len(inputs) == 1 and Path(inputs[0]).is_file()
+    if single_file and output.suffix.lower() in exts and not output.is_dir():
+        return [(Path(inputs[0]), output)]
+    pairs: list[tuple[Path, Path]] = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            out_resolved = output.resolve()
+            files = sorted(f for f in item.rglob("*")
+                           if f.is_file() and f.suffix.lower() in exts
+                           and not _is_within(f.resolve(), out_resolved)
+                           and not f.name.startswith("."))
+            if not files:
+                raise NoiseNilError(f"input={str(item)!r}: no audio files "
+                                    f"({', '.join(sorted(exts)[:6])}, ...) in this folder")
+            pairs += [(f, output / f.relative_to(item)) for f in files]
+        elif item.exists():
+            pairs.append((item, output / item.name))
+        else:
+            raise NoiseNilError(f"input={str(item)!r}: no such file or folder")
+    seen: dict[Path, Path] = {}
+    for src, dst in pairs:
+        key = dst.resolve()
+        if key in seen:
+            raise NoiseNilError(f"inputs {str(seen[key])!r} and {str(src)!r} would both be "
+                                f"written to {str(dst)!r}; denoise them into separate folders")
+        seen[key] = src
+    return pairs
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
+def residual_path(output: Path) -> Path:
+    """Where ``--residual`` writes what was removed from ``output``'s input."""
+    return output.with_name(f"{output.stem}_residual{output.suffix}")
+
+
+# -- one file -------------------------------------------------------------------------------------
+def _output_subtype(info, path: Path) -> tuple[str, str, str]:
+    """``(format, subtype, note)``: the input's where the output format can write it."""
+    fmt, subtype = info.format, info.subtype
+    if sf.check_format(fmt, subtype):
+        return fmt, subtype, ""
+    fallback = sf.default_subtype(fmt)
+    if fallback and sf.check_format(fmt, fallback):
+        return fmt, fallback, f"written as {fmt}/{fallback} ({subtype} cannot be written)"
+    raise AudioError(f"{path}: libsndfile cannot write {fmt} files; convert it first "
+                     f"(e.g. to WAV)", path=path)
+
+
+class _Writer:
+    """Writes blocks to a temporary file beside ``dest``; :meth:`commit` renames it."""
+
+    def __init__(self, dest: Path, info, fmt: str, subtype: str):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self.dest = dest
+        self.tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+        self.limit = subtype not in FLOAT_SUBTYPES
+        self.limited = 0
+        self.peak = 0.0
+        self._file = sf.SoundFile(str(self.tmp), "w", samplerate=info.samplerate,
+                                  channels=info.channels, format=fmt, subtype=subtype)
+
+    def write(self, block: np.ndarray) -> np.ndarray:
+        """Write ``(samples, channels)``; return what was written (after limiting)."""
+        if block.size:
+            self.peak = max(self.peak, float(np.max(np.abs(block))))
+        if self.limit:
+            over = np.abs(block) > 1.0
+            if over.any():
+                self.limited += int(over.sum())
+                block = np.clip(block, -1.0, 1.0)
+        self._file.write(block)
+        return block
+
+    def commit(self) -> None:
+        self._file.close()
+        os.replace(self.tmp, self.dest)
+
+    def abort(self) -> None:
+        self._file.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def denoise_file(denoiser, src: str | Path, dest: str | Path, *, strength: float = 1.0,
+                 residual: bool = False, overwrite: bool = False, block_seconds: float = 10.0,
+                 progress: bool = False) -> FileResult:
+    """Denoise one file into ``dest`` (streamed; see the module docstring).
+
+    Args:
+        denoiser: A :class:`~noisenil.inference.denoiser.Denoiser`.
+        src: Input audio file (any format and rate libsndfile reads, any channel count).
+        dest: Output file (same format as ``src``).
+        strength: 1 = fully denoised, 0 = the input unchanged; in between, a linear dry/wet mix.
+        residual: Also write ``input - output`` to :func:`residual_path` of ``dest``.
+        overwrite: Replace existing outputs (and the input itself when ``dest`` is ``src``).
+        block_seconds: Seconds read from disk at a time.
+        progress: Show a progress bar over the file (for files longer than a minute).
+
+    Returns:
+        The :class:`FileResult`; errors of this file are caught and put in it.
+    """
+    from noisenil.inference.streaming import StreamingDenoiser
+
+    src, dest = Path(src), Path(dest)
+    res = FileResult(input=src)
+    start = time.perf_counter()
+    writers: list[_Writer] = []
+    try:
+        _check_strength(strength)
+        targets = [dest] + ([residual_path(dest)] if residual else [])
+        for target in targets:
+            if target.exists() and not overwrite:
+                same = target.resolve() == src.resolve()
+                raise NoiseNilError(
+                    f"{target}: {'is the input' if same else 'exists'}; pass --overwrite "
+                    f"(overwrite=True) to replace it")
+        try:
+            info = sf.info(str(src))
+        except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+            raise AudioError(f"unreadable audio ({err})", path=src) from err
+        if info.frames <= 0:
+            raise AudioError("empty file (0 samples)", path=src)
+        res.duration_s = info.frames / info.samplerate
+        fmt, subtype, note = _output_subtype(info, src)
+        stream = StreamingDenoiser(denoiser, sample_rate=info.samplerate,
+                                   channels=info.channels, frames=info.frames)
+        writers = [_Writer(t, info, fmt, subtype) for t in targets]
+        blocksize = max(1024, int(block_seconds * info.samplerate))
+        dry = np.zeros((0, info.channels), np.float32)
+        bar = _file_bar(src, res.duration_s, progress)
+        read = 0
+        with sf.SoundFile(str(src)) as f:
+            for block in f.blocks(blocksize=blocksize, dtype="float32", always_2d=True):
+                if not np.all(np.isfinite(block)):
+                    bad = read + int(np.argmax(~np.all(np.isfinite(block), axis=1)))
+                    raise AudioError(f"NaN or Inf samples (first at {bad / info.samplerate:.2f} "
+                                     f"s)", path=src)
+                block = block[:max(0, info.frames - read)]
+                read += block.shape[0]
+                dry = np.concatenate([dry, block])
+                dry = _write_out(stream.process(block), dry, writers, strength)
+                if bar is not None:
+                    bar.update(block.shape[0] / info.samplerate)
+        _write_out(stream.flush(), dry, writers, strength)
+        if bar is not None:
+            bar.close()
+        for w in writers:
+            w.commit()
+        res.output = dest
+        res.residual = targets[1] if residual else None
+        res.ok = True
+        res.limited = writers[0].limited
+        res.peak_db = 20 * np.log10(max(writers[0].peak, 1e-12))
+        res.message = note
+        if res.limited:
+            logger.warning("%s: %d samples limited to full scale (output peak %+.1f dBFS)",
+                           dest, res.limited, res.peak_db)
+    except (NoiseNilError, RuntimeError, OSError) as err:  # LibsndfileError is a RuntimeError
+        for w in writers:
+            w.abort()
+        res.message = str(err)
+        logger.error("%s: %s", src, err)
+    res.seconds = time.perf_counter() - start
+    return res
+
+
+def _check_strength(strength: float) -> None:
+    if not 0.0 <= float(strength) <= 1.0:
+        raise ConfigError(f"strength={strength}: must be in [0, 1] (1 = fully denoised)",
+                          key="strength")
+
+
+def _write_out(wet: np.ndarray, dry: np.ndarray, writers: list[_Writer],
+               strength: float) -> np.ndarray:
+    """Mix the next ``len(wet)`` output samples with their dry twins and write them.
+
+    Returns:
+        The dry samples not yet matched by output (the stream's latency).
+    """
+    n = wet.shape[0]
+    if n == 0:
+        return dry
+    d = dry[:n]
+    out = wet if strength == 1.0 else (d + np.float32(strength) * (wet - d)).astype(np.float32)
+    written = writers[0].write(out)
+    if len(writers) > 1:
+        writers[1].write(d - written)
+    return dry[n:]
+
+
+def _file_bar(src: Path, duration_s: float, progress: bool):
+    if not progress or duration_s < LONG_FILE_S:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=round(duration_s, 1), desc=src.name, unit="s", leave=False, position=1,
+                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]")
+
+
+# -- many files -----------------------------------------------------------------------------------
+def denoise_files(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
+                  model=None, strength: float = 1.0, residual: bool = False,
+                  overwrite: bool = False, block_seconds: float = 10.0,
+                  progress: bool = True) -> DenoiseReport:
+    """Denoise files and folders (the Python face of ``noisenil denoise``).
+
+    Args:
+        inputs: A file or folder, or several.
+        output: Output folder (or file, for a single input file; see :func:`plan_outputs`).
+        model: A ``.keras`` path, a :class:`~noisenil.inference.denoiser.Denoiser`, or ``None`` for the
+            pretrained default model (:func:`noisenil.pretrained.default_model_path`).
+        strength: 1 = fully denoised, 0 = the input unchanged; linear dry/wet mix in between.
+        residual: Also write what was removed beside every output (``<stem>_residual``).
+        overwrite: Replace existing outputs (and inputs, when the output is the input).
+        block_seconds: Seconds read from disk at a time (memory does not depend on file length).
+        progress: Progress bars over the files and over each long file.
+
+    Returns:
+        A :class:`DenoiseReport`; a bad file (unreadable, empty, NaN) is reported in it and the
+        rest are still denoised.
+
+    Raises:
+        NoiseNilError: Bad arguments (no inputs, missing input, clashing outputs, strength out of
+            range, a model that cannot be loaded).
+
+    Example:
+        >>> report = denoise_files("recordings/", "denoised/", strength=0.8)
+        >>> print(report.summary())
+    """
+    from noisenil.inference.denoiser import Denoiser
+    from noisenil.pretrained import default_model_path
+
+    _check_strength(strength)
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    pairs = plan_outputs(list(inputs), output)
+    if isinstance(model, Denoiser):
+        den, label = model, model.name
+    else:
+        path = default_model_path() if model is None else Path(model)
+        den = Denoiser.from_file(path)
+        label = str(path) if model is not None else f"the default model ({path.name})"
+    report = DenoiseReport(model=label)
+    bar = None
+    if progress and len(pairs) > 1:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(pairs), desc="files", unit="file", position=0)
+    for src, dest in pairs:
+        report.results.append(denoise_file(den, src, dest, strength=strength, residual=residual,
+                                           overwrite=overwrite, block_seconds=block_seconds,
+                                           progress=progress))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return report

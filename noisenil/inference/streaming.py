@@ -1,0 +1,300 @@
+"""Denoising a signal fed in blocks, in memory that does not grow with its length.
+
+:class:`StreamingDenoiser` computes exactly what :meth:`Denoiser.denoise
+<noisenil.inference.denoiser.Denoiser.denoise>` computes on the whole signal, but from blocks of any size
+(e.g. ``soundfile.blocks`` of a 60-minute file), holding only about one inference chunk
+(``patches.chunk_width`` frames, 4 s at the defaults) per channel:
+
+1. resample each block to the network's rate (a streaming soxr resampler: bit-identical to the
+   one-shot one);
+2. cut STFT frames as soon as their samples are in (``center=False`` on the buffered samples
+   gives the frames of the whole-signal ``center=True`` STFT at the same positions; the
+   ``n_fft // 2`` zeros of the centre padding are added at both ends);
+3. run each full-height chunk through the network as soon as its frames are in, all channels in
+   one batch, at the same chunk starts the whole-signal path uses, and cross-fade it into the
+   previous one (:func:`~noisenil.dsp.chunks.crossfade_weights`);
+4. frames no later chunk touches are final: bound them (+``max_gain_db`` over the noisy input),
+   invert the features with the noisy phase, and overlap-add them into the output (the inverse
+   STFT, normalised by the summed squared window exactly as ``librosa.istft``);
+5. resample back and cut the output to exactly the input's length.
+
+Streamed and whole-signal outputs differ only by float rounding (tests/test_streaming.py).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import soxr
+
+from noisenil.inference.denoiser import Denoiser
+from noisenil.errors import AudioError
+from noisenil.dsp.features import n_frames as count_frames
+from noisenil.dsp.features import stft, window
+from noisenil.dsp.chunks import chunk_starts, crossfade_weights, pad_to_multiple
+
+
+def resampled_length(n: int, orig_sr: int, target_sr: int) -> int:
+    """Samples soxr makes of ``n`` samples resampled from ``orig_sr`` to ``target_sr`` Hz."""
+    return n if orig_sr == target_sr else int(round(n * target_sr / orig_sr))
+
+
+class _Resampler:
+    """A streaming soxr resampler for ``(samples, channels)`` blocks (identity at equal rates)."""
+
+    def __init__(self, orig_sr: int, target_sr: int, channels: int, quality: str):
+        self._stream = (None if orig_sr == target_sr else
+                        soxr.ResampleStream(orig_sr, target_sr, channels, dtype="float32",
+                                            quality=quality))
+
+    def __call__(self, block: np.ndarray, *, last: bool = False) -> np.ndarray:
+        if self._stream is None:
+            return block
+        return self._stream.resample_chunk(np.ascontiguousarray(block), last=last)
+
+
+class StreamingDenoiser:
+    """Denoise one signal block by block in bounded memory (see the module docstring).
+
+    Args:
+        denoiser: The network and its feature settings.
+        sample_rate: Rate of the blocks, in Hz (any; resampled to the network's and back).
+        channels: Channels of the blocks (each denoised on its own, all in one network batch).
+        frames: Total samples per channel of the signal. Needed up front: the whole-signal
+            path chooses the chunk width and the last chunk from it, and the output is cut to
+            exactly this length.
+
+    Example:
+        >>> stream = StreamingDenoiser(den, sample_rate=44100, channels=2, frames=info.frames)
+        >>> for block in soundfile.blocks(path, blocksize=65536, always_2d=True):
+        ...     out.write(stream.process(block))
+        >>> out.write(stream.flush())
+    """
+
+    def __init__(self, denoiser: Denoiser, *, sample_rate: int, channels: int, frames: int):
+        if frames < 1:
+            raise AudioError(f"frames={frames}: a signal needs at least one sample")
+        if channels < 1:
+            raise AudioError(f"channels={channels}: must be >= 1")
+        self.den = denoiser
+        self.sample_rate = int(sample_rate)
+        self.channels = int(channels)
+        self.frames = int(frames)
+        cfg = denoiser.cfg
+        self._stft = cfg.stft
+        self._hop = cfg.stft.hop_length
+        self._n_fft = cfg.stft.n_fft
+        self._half = cfg.stft.n_fft // 2
+        msr = denoiser.sample_rate
+        quality = cfg.audio.resample_quality
+        self._to_model = _Resampler(self.sample_rate, msr, channels, quality)
+        self._from_model = _Resampler(msr, self.sample_rate, channels, quality)
+        self._m_total = resampled_length(self.frames, self.sample_rate, msr)
+        self._m_seen = 0
+        self._n_frames = count_frames(self._m_total, cfg.stft, center=True)
+
+        p = cfg.patches
+        self._height = p.height
+        # The same chunking as Denoiser.denoise_features on the whole signal.
+        self._width = min(p.chunk_width, -(-self._n_frames // p.width) * p.width)
+        self._overlap = min(p.chunk_overlap, self._width // 2)
+        self._starts = chunk_starts(self._n_frames, self._width, self._overlap)
+        self._weights = crossfade_weights(self._width, self._overlap)
+        self._next_chunk = 0
+
+        # Samples at the network's rate (padded index: centre padding of n_fft//2 zeros first).
+        self._samples = np.zeros((channels, self._half), dtype=np.float32)
+        self._samples_start = 0      # padded index of self._samples[:, 0]
+        self._frames_done = 0        # STFT frames computed so far
+        # Frames computed but not yet final: features, noisy spectrogram, overlap-add sums.
+        n_bins = self._n_fft // 2 + 1
+        c = denoiser.features.channels
+        self._feats = np.zeros((channels, n_bins, 0, c), dtype=np.float32)
+        self._spec = np.zeros((channels, n_bins, 0), dtype=np.complex64)
+        self._acc = np.zeros((channels, n_bins, 0, c), dtype=np.float64)
+        self._norm = np.zeros((0,), dtype=np.float64)
+        self._f0 = 0                 # frame index of the buffers' first column
+        # Inverse STFT: overlap-add and squared-window sums from padded index self._o0 on.
+        self._window = window(cfg.stft).astype(np.float32)
+        self._ola = np.zeros((channels, 0), dtype=np.float64)
+        self._env = np.zeros((0,), dtype=np.float64)
+        self._o0 = 0
+        self._emitted = 0            # output samples at the network's rate handed on
+        self._out_seen = 0           # output samples at the input rate handed out
+        self._flushed = False
+
+    # -- public API ------------------------------------------------------------------------------
+    @property
+    def latency_frames(self) -> int:
+        """STFT frames buffered before output appears (about one chunk)."""
+        return self._width
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """Feed the next block; return whatever output became final.
+
+        Args:
+            block: ``(samples, channels)`` (or ``(samples,)`` for one channel) float in [-1, 1].
+
+        Returns:
+            ``(samples_out, channels)`` float32: the next stretch of the output (may be empty).
+
+        Raises:
+            AudioError: Wrong channel count, NaN/Inf samples, or more samples than ``frames``.
+        """
+        if self._flushed:
+            raise AudioError("process() after flush(): make a new StreamingDenoiser")
+        x = np.asarray(block, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[:, None]
+        if x.ndim != 2 or x.shape[1] != self.channels:
+            raise AudioError(f"block of shape {x.shape}: expected (samples, {self.channels})")
+        if not np.all(np.isfinite(x)):
+            raise AudioError("block contains NaN or Inf samples")
+        start = time.perf_counter()
+        out = self._run(self._to_model(x), last=False)
+        self._account(start, x.shape[0])
+        return out
+
+    def flush(self) -> np.ndarray:
+        """End of the signal: return the rest of the output (the total is exactly ``frames``)."""
+        if self._flushed:
+            return np.zeros((0, self.channels), dtype=np.float32)
+        start = time.perf_counter()
+        out = self._run(self._to_model(np.zeros((0, self.channels), np.float32), last=True),
+                        last=True)
+        self._flushed = True
+        missing = self.frames - self._out_seen - out.shape[0]
+        if missing > 0:  # soxr may come up a sample short at the very end
+            out = np.concatenate([out, np.zeros((missing, self.channels), np.float32)])
+        out = out[:max(0, self.frames - self._out_seen)]
+        self._out_seen += out.shape[0]
+        self._account(start, 0)
+        return out
+
+    # -- the pipeline ----------------------------------------------------------------------------
+    def _account(self, start: float, n_in: int) -> None:
+        t = self.den.throughput
+        t.seconds += time.perf_counter() - start
+        t.audio_seconds += self.channels * n_in / self.sample_rate
+
+    def _run(self, m: np.ndarray, *, last: bool) -> np.ndarray:
+        """Model-rate samples ``(n, channels)`` in; input-rate output ``(k, channels)`` out."""
+        m = m[:max(0, self._m_total - self._m_seen)]  # soxr may give a sample more at the end
+        self._m_seen += m.shape[0]
+        if last and self._m_seen < self._m_total:
+            m = np.concatenate([m, np.zeros((self._m_total - self._m_seen, self.channels),
+                                            np.float32)])
+            self._m_seen = self._m_total
+        self._samples = np.concatenate([self._samples, m.T], axis=1)
+        if last:  # the centre padding at the end
+            self._samples = np.concatenate(
+                [self._samples, np.zeros((self.channels, self._half), np.float32)], axis=1)
+        self._analyze()
+        while self._next_chunk < len(self._starts):
+            s = self._starts[self._next_chunk]
+            if not last and self._frames_done < min(s + self._width, self._n_frames):
+                break
+            self._denoise_chunk(s)
+            self._next_chunk += 1
+            following = (self._starts[self._next_chunk] if self._next_chunk < len(self._starts)
+                         else self._n_frames)
+            self._emit_frames(min(following, self._n_frames))
+        y = self._synthesized(last=last)
+        out = self._from_model(y.T.astype(np.float32), last=last)
+        if not last:
+            out = out[:max(0, self.frames - self._out_seen)]
+            self._out_seen += out.shape[0]
+        return out
+
+    def _analyze(self) -> None:
+        """Compute every STFT frame whose samples are all buffered."""
+        end = self._samples_start + self._samples.shape[1]  # padded index past the buffer
+        available = 0 if end < self._n_fft else 1 + (end - self._n_fft) // self._hop
+        t1 = min(available, self._n_frames)
+        t0 = self._frames_done
+        if t1 <= t0:
+            return
+        a = t0 * self._hop - self._samples_start
+        b = (t1 - 1) * self._hop + self._n_fft - self._samples_start
+        spec = stft(self._samples[:, a:b], self._stft, center=False)  # (C, F, t1 - t0)
+        feats = self.den.features.encode(spec)
+        self._spec = np.concatenate([self._spec, spec], axis=2)
+        self._feats = np.concatenate([self._feats, feats], axis=2)
+        grow = t1 - t0
+        self._acc = np.concatenate(
+            [self._acc, np.zeros(self._acc.shape[:2] + (grow,) + self._acc.shape[3:])], axis=2)
+        self._norm = np.concatenate([self._norm, np.zeros(grow)])
+        self._frames_done = t1
+        # Samples before frame t1's start are needed by no later frame.
+        keep_from = t1 * self._hop - self._samples_start
+        self._samples = self._samples[:, keep_from:]
+        self._samples_start += keep_from
+
+    def _denoise_chunk(self, s: int) -> None:
+        """Run the chunk starting at frame ``s`` (all channels) and overlap-add it."""
+        a = s - self._f0
+        piece = self._feats[:, :, a:a + self._width]
+        batch = np.zeros(piece.shape[:2] + (self._width,) + piece.shape[3:], np.float32)
+        batch[:, :, :piece.shape[2]] = piece
+        batch, n_bins = pad_to_multiple(batch, self._height, axis=1)
+        out = self.den.predict(batch)[:, :n_bins]
+        n = piece.shape[2]
+        w = self._weights[:n]
+        self._acc[:, :, a:a + n] += out[:, :, :n] * w[None, None, :, None]
+        self._norm[a:a + n] += w
+        self.den.throughput.patches += self.channels * (batch.shape[1] / self._height) * (
+            self._width / self.den.cfg.patches.width)
+
+    def _emit_frames(self, t_end: int) -> None:
+        """Frames before ``t_end`` are final: bound, invert and overlap-add them."""
+        k = t_end - self._f0
+        if k <= 0:
+            return
+        feats = (self._acc[:, :, :k] / self._norm[None, None, :k, None]).astype(np.float32)
+        spec = self._spec[:, :, :k]
+        bounded = np.stack([self.den.bound_features(f, s) for f, s in zip(feats, spec)])
+        frames = self.den.features.decode(bounded, phase_from=spec)  # (C, F, k) complex
+        ytmp = np.fft.irfft(frames, n=self._n_fft, axis=1) * self._window[None, :, None]
+        # Overlap-add frames f0..f0+k-1 at padded positions t * hop. Cut every frame into
+        # hop-long pieces (zero-padding the last): piece r of consecutive frames tiles one
+        # contiguous stretch, so R = ceil(n_fft / hop) slice additions do the whole block.
+        hop, pieces = self._hop, -(-self._n_fft // self._hop)
+        first = self._f0 * hop - self._o0
+        need = first + (k - 1 + pieces) * hop
+        if need > self._env.shape[0]:
+            grow = need - self._env.shape[0]
+            self._ola = np.concatenate([self._ola, np.zeros((self.channels, grow))], axis=1)
+            self._env = np.concatenate([self._env, np.zeros(grow)])
+        pad = pieces * hop - self._n_fft
+        ytmp = np.pad(ytmp, ((0, 0), (0, pad), (0, 0)))
+        sq = np.pad(self._window.astype(np.float64) ** 2, (0, pad))
+        for r in range(pieces):
+            a = first + r * hop
+            piece = ytmp[:, r * hop:(r + 1) * hop, :]           # (C, hop, k)
+            self._ola[:, a:a + k * hop] += piece.transpose(0, 2, 1).reshape(self.channels, -1)
+            self._env[a:a + k * hop] += np.tile(sq[r * hop:(r + 1) * hop], k)
+        self._feats = self._feats[:, :, k:]
+        self._spec = self._spec[:, :, k:]
+        self._acc = self._acc[:, :, k:]
+        self._norm = self._norm[k:]
+        self._f0 += k
+
+    def _synthesized(self, *, last: bool) -> np.ndarray:
+        """Hand out the output samples no later frame adds to: ``(channels, n)`` float64."""
+        # Padded samples before the next frame's start are final (all of them at the end).
+        final = self._o0 + self._env.shape[0] if last else self._f0 * self._hop
+        stop = min(final, self._half + self._m_total)  # padded index past the last real sample
+        begin = max(self._o0, self._half + self._emitted)
+        if stop <= begin:
+            return np.zeros((self.channels, 0))
+        a, b = begin - self._o0, stop - self._o0
+        env = self._env[a:b]
+        y = self._ola[:, a:b].copy()
+        nz = env > np.finfo(np.float32).tiny
+        y[:, nz] /= env[nz]
+        self._emitted += b - a
+        self._ola = self._ola[:, b:]
+        self._env = self._env[b:]
+        self._o0 = stop
+        return y

@@ -1,0 +1,1 @@
+"""Keras Tuner HyperModels for the model families, and their registry (imports keras_tuner)."""

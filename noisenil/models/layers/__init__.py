@@ -1,0 +1,7 @@
+"""Registered, serializable Keras layers shared by the models (keras.ops only: any backend)."""
+
+from noisenil.models.layers.attention import SupervisedAttention
+from noisenil.models.layers.embedding import FrequencyEmbedding
+from noisenil.models.layers.padding import CropToReference, PadToMultiple
+
+__all__ = ["CropToReference", "FrequencyEmbedding", "PadToMultiple", "SupervisedAttention"]
