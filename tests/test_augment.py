@@ -1,18 +1,23 @@
 """Tests of noisenil.data.augment: a generic contract for every registered augmentation, one property
-test per augmentation with known concrete parameters, spec validation and a speed bound."""
+test per augmentation with known concrete parameters, spec validation (the schema in
+noisenil.config.augment_schema, and its agreement with the functions) and a speed bound."""
 
 from __future__ import annotations
 
 import copy
+import inspect
 import math
+import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 import scipy.signal
 
+from noisenil.config.augment_schema import DEFAULT_GROUPS, GROUPS, SCHEMA, validate_group
 from noisenil.data import augment
-from noisenil.data.augment import AUGMENTATIONS, DEFAULT_GROUPS, GROUPS, Augmenter, validate_group
+from noisenil.data.augment import AUGMENTATIONS, Augmenter
 from noisenil.errors import AudioError, ConfigError
 
 SR = 16000
@@ -108,6 +113,34 @@ def test_default_probabilities():
     assert DEFAULT_GROUPS["clean"]["reverb"]["rt60_s"] == [0.1, 0.6]
     assert "clipping" not in DEFAULT_GROUPS["noise"]
     assert "time_shift" not in DEFAULT_GROUPS["mixture"]
+
+
+def test_schema_and_functions_agree():
+    """Each schema entry has its apply and draw functions, the draw function takes exactly the
+    schema's parameters, and every ``draw_<name>`` function has a schema entry."""
+    assert list(AUGMENTATIONS) == list(SCHEMA)
+    drawn = {n.removeprefix("draw_") for n in dir(augment)
+             if n.startswith("draw_") and callable(getattr(augment, n))}
+    assert drawn == set(SCHEMA)
+    for name, schema in SCHEMA.items():
+        aug = AUGMENTATIONS[name]
+        assert aug.apply is getattr(augment, name) and aug.draw is getattr(augment, f"draw_{name}")
+        assert (aug.params, aug.groups, aug.description) == (
+            schema.params, schema.groups, schema.description)
+        keywords = [p.name for p in inspect.signature(aug.draw).parameters.values()
+                    if p.kind is p.KEYWORD_ONLY]
+        assert sorted(keywords) == sorted(schema.params), name
+
+
+def test_config_validates_augment_without_signal_code():
+    """noisenil.config holds the schema: importing it and validating a section loads neither this
+    module nor numpy/scipy."""
+    code = ("import sys; from noisenil.config import load_config; "
+            "load_config(overrides=['augment.noise.clicks.p=1']); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'scipy')"
+            " or m.startswith('noisenil.data')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # ------------------------------------------------------------------------------ property tests

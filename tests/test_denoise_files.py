@@ -13,7 +13,8 @@ import soundfile as sf
 from noisenil.cli import main
 from noisenil.config import load_config
 from noisenil.inference.files import denoise_file, denoise_files, plan_outputs, residual_path
-from noisenil.inference.denoiser import Denoiser, save_model
+from noisenil.inference.denoiser import Denoiser
+from noisenil.models.saving import save_model
 from noisenil.errors import ConfigError, NoiseNilError
 from noisenil.models import get_hypermodel
 

@@ -17,10 +17,12 @@ from conftest import PROJECT_ROOT
 from noisenil.cli import main
 from noisenil.evaluation.comparison import budget_note, compare, find_models
 from noisenil.config import load_config
-from noisenil.inference.denoiser import Denoiser, save_model
+from noisenil.inference.denoiser import Denoiser
+from noisenil.models.saving import save_model
 from noisenil.errors import ConfigError, NoiseNilError
-from noisenil.evaluation.evaluator import (Method, baseline_methods, evaluate, example_indices,
-                                 input_method, model_method, score_methods, summarize)
+from noisenil.evaluation.evaluator import evaluate
+from noisenil.evaluation.methods import Method, baseline_methods, input_method, model_method
+from noisenil.evaluation.scoring import example_indices, score_methods, summarize
 from noisenil.data.testset import load_test_set
 from noisenil.tuning.experiment import tune
 

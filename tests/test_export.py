@@ -12,7 +12,7 @@ import pytest
 
 from noisenil.cli import main
 from noisenil.config import Config, load_config
-from noisenil.inference.denoiser import save_model
+from noisenil.models.saving import save_model
 from noisenil.errors import ConfigError, MissingDependencyError, NoiseNilError
 from noisenil.inference.export import INPUT_NAME, export_model
 from noisenil.models import get_hypermodel, list_models

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from noisenil.evaluation.report import plots
+from noisenil.evaluation.quality import metric_label
+from noisenil.evaluation.report import plots, spectrograms
 from noisenil.config import StftConfig
 from noisenil.errors import ConfigError
 
@@ -98,9 +99,9 @@ def test_metric_plots_skips_metrics_without_values(tmp_path):
 
 
 def test_metric_labels_carry_unit_direction_and_delta():
-    assert plots.metric_label("delta_si_sdr", arrow=True) == "ΔSI-SDR (dB) ↑"
-    assert plots.metric_label("spectrogram_mse", arrow=True) == "spectrogram MSE ↓"
-    assert plots.metric_label("stoi") == "STOI"
+    assert metric_label("delta_si_sdr", arrow=True) == "ΔSI-SDR (dB) ↑"
+    assert metric_label("spectrogram_mse", arrow=True) == "spectrogram MSE ↓"
+    assert metric_label("stoi") == "STOI"
 
 
 def test_spectrogram_db_is_relative_to_full_scale():
@@ -108,21 +109,23 @@ def test_spectrogram_db_is_relative_to_full_scale():
     k = 20  # a bin centre: the STFT peak of a full-scale tone is the reference, 0 dB
     t = np.arange(SR // 2) / SR
     tone = np.sin(2 * np.pi * k * SR / cfg.n_fft * t)
-    spec = plots.spectrogram_db(tone)
+    spec = spectrograms.spectrogram_db(tone)
     assert spec.shape == (cfg.n_bins, 1 + tone.size // cfg.hop_length)
     assert spec.dtype == np.float32
     assert spec[k, 10:-10].max() == pytest.approx(0.0, abs=0.1)
-    assert plots.spectrogram_db(np.zeros(1000)).max() == pytest.approx(plots.DB_FLOOR)
+    silence = spectrograms.spectrogram_db(np.zeros(1000))
+    assert silence.max() == pytest.approx(spectrograms.DB_FLOOR)
 
 
 def test_spectrogram_panels_share_one_scale_and_have_the_expected_size(tmp_path):
     noisy = noisy_sine()
     clean = 0.25 * np.sin(2 * np.pi * 440.0 * np.arange(noisy.size) / SR)
-    panels = {"noisy": plots.spectrogram_db(noisy), "denoised": plots.spectrogram_db(clean),
-              "clean": plots.spectrogram_db(clean),
-              "removed": plots.spectrogram_db(noisy - clean)}
-    path = plots.spectrogram_panels(panels, sample_rate=SR, hop=HOP,
-                                    path=tmp_path / "panels.png", title="one example")
+    panels = {"noisy": spectrograms.spectrogram_db(noisy),
+              "denoised": spectrograms.spectrogram_db(clean),
+              "clean": spectrograms.spectrogram_db(clean),
+              "removed": spectrograms.spectrogram_db(noisy - clean)}
+    path = spectrograms.spectrogram_panels(panels, sample_rate=SR, hop=HOP,
+                                           path=tmp_path / "panels.png", title="one example")
     pixels = read_png(path)
     assert pixels.shape[:2] == (expected_px(3.3), expected_px(0.6 + 3.1 * 4))
     assert pixels.var() > 0
@@ -130,13 +133,15 @@ def test_spectrogram_panels_share_one_scale_and_have_the_expected_size(tmp_path)
 
 def test_spectrogram_grid_rows_by_columns_with_a_missing_cell(tmp_path):
     a, b = noisy_sine(seed=2), noisy_sine(0.4, seed=3)
-    rows = [("ex1 @ 0 dB", {"noisy": plots.spectrogram_db(a),
-                            "dncnn": plots.spectrogram_db(a * 0.5),
-                            "clean": plots.spectrogram_db(a * 0.2)}),
-            ("ex2 @ 5 dB", {"noisy": plots.spectrogram_db(b), "clean": plots.spectrogram_db(b)})]
-    path = plots.spectrogram_grid(rows, sample_rate=SR, hop=HOP, path=tmp_path / "grid.png")
+    rows = [("ex1 @ 0 dB", {"noisy": spectrograms.spectrogram_db(a),
+                            "dncnn": spectrograms.spectrogram_db(a * 0.5),
+                            "clean": spectrograms.spectrogram_db(a * 0.2)}),
+            ("ex2 @ 5 dB", {"noisy": spectrograms.spectrogram_db(b),
+                            "clean": spectrograms.spectrogram_db(b)})]
+    path = spectrograms.spectrogram_grid(rows, sample_rate=SR, hop=HOP,
+                                         path=tmp_path / "grid.png")
     pixels = read_png(path)
-    col_w = min(2.3, max(1.5, (plots.GRID_WIDTH - 1.6) / 3))
+    col_w = min(2.3, max(1.5, (spectrograms.GRID_WIDTH - 1.6) / 3))
     height, width = pixels.shape[:2]
     assert abs(height - (0.55 + 1.6 * 2) * plots.DPI) <= 1
     assert abs(width - (1.6 + col_w * 3) * plots.DPI) <= 1
@@ -154,10 +159,10 @@ def test_spectrogram_panels_validate(tmp_path, kwargs, key):
     args = {"panels": {"x": np.zeros((5, 6))}, "sample_rate": SR, "hop": HOP,
             "path": tmp_path / "x.png"} | kwargs
     with pytest.raises(ConfigError) as info:
-        plots.spectrogram_panels(**args)
+        spectrograms.spectrogram_panels(**args)
     assert info.value.key == key
 
 
 def test_spectrogram_grid_refuses_no_rows(tmp_path):
     with pytest.raises(ConfigError, match="rows"):
-        plots.spectrogram_grid([], sample_rate=SR, hop=HOP, path=tmp_path / "g.png")
+        spectrograms.spectrogram_grid([], sample_rate=SR, hop=HOP, path=tmp_path / "g.png")

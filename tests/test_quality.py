@@ -11,19 +11,10 @@ import pytest
 from noisenil.evaluation import quality
 from noisenil.dsp.audio_io import load_audio, resample
 from noisenil.errors import AudioError, ConfigError
-from noisenil.evaluation.quality import (
-    INSTALL_HINT,
-    MAX_DB,
-    available_metrics,
-    evaluate_pair,
-    pesq_score,
-    segmental_snr,
-    si_sdr,
-    snr,
-    spectrogram_mse,
-    spectrogram_ssim,
-    stoi_score,
-)
+from noisenil.evaluation.perceptual import INSTALL_HINT, pesq_score, stoi_score
+from noisenil.evaluation.quality import audio_scores, available_metrics
+from noisenil.evaluation.spectrogram import spectrogram_mse, spectrogram_ssim
+from noisenil.evaluation.waveform import MAX_DB, segmental_snr, si_sdr, snr
 
 SR = 16000
 
@@ -124,10 +115,10 @@ def test_mismatched_lengths_and_bad_values_name_the_argument(rng):
         si_sdr(x, bad)
     with pytest.raises(AudioError, match="ref: contains NaN or Inf"):
         segmental_snr(np.where(np.arange(100) == 5, np.inf, x), x, sample_rate=SR)
-    with pytest.raises(AudioError, match="denoised has 99 samples but clean has 100"):
-        evaluate_pair(x, x, x[:99], sample_rate=SR, metrics=["snr"])
-    with pytest.raises(AudioError, match="noisy: contains NaN"):
-        evaluate_pair(x, bad, x, sample_rate=SR, metrics=["snr"])
+    with pytest.raises(AudioError, match="estimate has 99 samples but clean has 100"):
+        audio_scores(x, x[:99], sample_rate=SR, metrics=["snr"])
+    with pytest.raises(AudioError, match="estimate: contains NaN"):
+        audio_scores(x, bad, sample_rate=SR, metrics=["snr"])
     with pytest.raises(AudioError, match=r"est_features has shape \(4, 5\) but ref_features"):
         spectrogram_ssim(np.ones((4, 4)), np.ones((4, 5)))
     with pytest.raises(AudioError, match="est_features: contains NaN"):
@@ -137,38 +128,38 @@ def test_mismatched_lengths_and_bad_values_name_the_argument(rng):
     with pytest.raises(AudioError, match="ref: expected a 1-D signal"):
         snr(np.ones((2, 5)), np.ones((2, 5)))
     with pytest.raises(ConfigError, match="unknown"):
-        evaluate_pair(x, x, x, sample_rate=SR, metrics=["snr", "mos"])
+        audio_scores(x, x, sample_rate=SR, metrics=["snr", "mos"])
     with pytest.raises(ConfigError, match="sample_rate=0"):
         segmental_snr(x, x, sample_rate=0)
 
 
-# --- evaluate_pair ------------------------------------------------------------------------------
+# --- audio_scores -------------------------------------------------------------------------------
 
-def test_evaluate_pair_deltas_are_denoised_minus_noisy(rng):
+def test_audio_scores_give_the_metrics_asked_for_in_order(rng):
     x = _speechlike(rng)
     n = _noise_at(x, 0.0, rng)
-    out = evaluate_pair(x, x + n, x + 0.25 * n, sample_rate=SR,
-                        metrics=["snr", "segmental_snr", "si_sdr"])
-    assert set(out) == {f"{p}{m}" for p in ("", "noisy_", "delta_")
-                        for m in ("snr", "segmental_snr", "si_sdr")}
-    for m in ("snr", "segmental_snr", "si_sdr"):
-        assert out[f"delta_{m}"] == pytest.approx(out[m] - out[f"noisy_{m}"], abs=1e-12)
-    assert out["noisy_snr"] == pytest.approx(0.0, abs=0.01)
-    assert out["delta_snr"] == pytest.approx(20 * np.log10(4.0), abs=0.01)  # noise / 4: +12 dB
+    names = ["snr", "segmental_snr", "si_sdr"]
+    noisy = audio_scores(x, x + n, sample_rate=SR, metrics=names)
+    denoised = audio_scores(x, x + 0.25 * n, sample_rate=SR, metrics=names)
+    assert list(noisy) == list(denoised) == names
+    assert noisy["snr"] == pytest.approx(0.0, abs=0.01)
+    assert denoised["snr"] - noisy["snr"] == pytest.approx(20 * np.log10(4.0), abs=0.01)  # +12 dB
+    assert all(denoised[m] > noisy[m] for m in names)
 
 
 @pytest.mark.realaudio
-def test_evaluate_pair_on_real_speech_with_every_metric(fixture_rows, rng):
+def test_audio_scores_on_real_speech_with_every_metric(fixture_rows, rng):
     x = _speech(fixture_rows, SR)
     n = _noise_at(x, 5.0, rng)
-    out = evaluate_pair(x, x + n, x + 0.3 * n, sample_rate=SR)
+    noisy = audio_scores(x, x + n, sample_rate=SR)
+    denoised = audio_scores(x, x + 0.3 * n, sample_rate=SR)
+    assert list(denoised) == list(quality.AUDIO_METRICS)
     for m in quality.AUDIO_METRICS:
         if available_metrics()[m] is None:
-            assert out[f"delta_{m}"] == pytest.approx(out[m] - out[f"noisy_{m}"], abs=1e-12)
-            assert out[f"delta_{m}"] > 0, m
+            assert denoised[m] > noisy[m], m
         else:  # the eval extra is missing: NaN, never a made-up number
-            assert np.isnan(out[m]) and np.isnan(out[f"delta_{m}"]), m
-    assert out["delta_snr"] == pytest.approx(-20 * np.log10(0.3), abs=0.01)
+            assert np.isnan(denoised[m]) and np.isnan(noisy[m]), m
+    assert denoised["snr"] - noisy["snr"] == pytest.approx(-20 * np.log10(0.3), abs=0.01)
 
 
 # --- PESQ and STOI ------------------------------------------------------------------------------
@@ -236,6 +227,6 @@ def test_missing_eval_extra_gives_nan_and_the_install_hint(monkeypatch, rng, met
     hints = available_metrics()
     assert INSTALL_HINT in hints[metric]
     assert hints["si_sdr"] is None and hints["spectrogram_ssim"] is None
-    out = evaluate_pair(x, x + 0.1, x, sample_rate=SR, metrics=[metric, "snr"])
-    assert all(math.isnan(out[f"{p}{metric}"]) for p in ("", "noisy_", "delta_"))
+    out = audio_scores(x, x, sample_rate=SR, metrics=[metric, "snr"])
+    assert math.isnan(out[metric])
     assert out["snr"] == MAX_DB

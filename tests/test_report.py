@@ -18,9 +18,11 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from noisenil.evaluation.report import plots
+from noisenil.evaluation.report import plots, spectrograms
 from noisenil.errors import ConfigError
-from noisenil.evaluation.report.writer import AudioExample, best_per_metric, format_value, write_report
+from noisenil.evaluation.report.audio import AudioExample
+from noisenil.evaluation.report.tables import best_per_metric, format_value
+from noisenil.evaluation.report.writer import write_report
 
 SR = 16000
 NAN = math.nan
@@ -143,10 +145,10 @@ def report(tmp_path_factory):
     figs = plots.metric_plots(summary, out / "figures", metrics=["delta_si_sdr",
                                                                  "delta_spectrogram_mse"])
     audio = make_audio()
-    grid_rows = [(ex.label, {n: plots.spectrogram_db(ex.signals[n])
+    grid_rows = [(ex.label, {n: spectrograms.spectrogram_db(ex.signals[n])
                              for n in ("noisy", "dncnn", "clean")}) for ex in audio]
-    grid = plots.spectrogram_grid(grid_rows, sample_rate=SR, hop=64,
-                                  path=out / "figures" / "grid.png")
+    grid = spectrograms.spectrogram_grid(grid_rows, sample_rate=SR, hop=64,
+                                         path=out / "figures" / "grid.png")
     md, html_path = write_report(out, title="Test <report> & co", comparison=COMPARISON,
                                  summary=summary, metric_plots=figs,
                                  grids=[("noisy / dncnn / clean", grid)], audio=audio,

@@ -75,7 +75,7 @@ def test_buffers_do_not_grow_with_the_length(rng):
         most = np.zeros(4, dtype=int)
         for _ in range(n // 16000):
             stream.process(block)
-            sizes = (stream._samples.shape[1], stream._feats.shape[2], stream._ola.shape[1],
+            sizes = (stream._samples.shape[1], stream._feats.shape[2], stream._istft._ola.shape[1],
                      stream._acc.shape[2])
             most = np.maximum(most, sizes)
         stream.flush()

@@ -27,14 +27,10 @@ from noisenil.cli import main
 from noisenil.config import load_config, save_config
 from noisenil.errors import ConfigError, NoiseNilError
 from noisenil.models import hypermodel_from_config
-from noisenil.tuning.experiment import (
-    OracleWait,
-    _reason,
-    collect_trials,
-    load_experiment,
-    mark_search_done,
-    tune,
-)
+from noisenil.tuning.distributed import OracleWait, mark_search_done
+from noisenil.tuning.experiment import load_experiment, tune
+from noisenil.tuning.records import collect_trials
+from noisenil.tuning.tuners import _reason
 
 DEBUG = str(PROJECT_ROOT / "configs" / "debug.yaml")
 

@@ -10,12 +10,10 @@ run in three groups:
   (coloured noise, hiss, clicks, thumps, rumble, 78-rpm periodicity) are added.
 * ``mixture``: applied to the network input only, after mixing; the model learns to undo them.
 
-Allowed groups (``Augmentation.groups``): ``volume`` everywhere; ``time_shift`` and ``reverb`` in
-``clean`` and ``noise`` only (shifting the mixture would misalign input and target, reverberating it
-would turn the task into dereverberation); ``lowpass`` everywhere (in ``mixture`` it asks the model
-for bandwidth extension, so it is off by default); the additive degradations (``colored_noise``,
-``hiss``, ``clicks``, ``thumps``, ``rumble``, ``periodicity``) in ``noise`` and ``mixture``;
-``clipping`` in ``mixture`` only.
+The schema (names, parameters, ranges, allowed groups, defaults, ``validate_group``) lives in
+:mod:`noisenil.config.augment_schema`, so configurations validate without this module; here are
+the signal functions and the registry :data:`AUGMENTATIONS`, which pairs each schema entry with its
+functions.
 
 Each augmentation is split in two: ``draw_<name>(rng, **spec) -> dict`` draws concrete parameters
 from the configured ``[low, high]`` ranges, and ``<name>(x, sr, rng, **concrete)`` applies them.
@@ -31,34 +29,41 @@ length and never modifies its input.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import functools
 import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from os import PathLike
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.fft
 import scipy.signal
 
-from noisenil.errors import AudioError, ConfigError
+from noisenil.config.augment_schema import (  # noqa: F401  (schema names re-exported here)
+    COLORS,
+    DEFAULT_GROUPS,
+    GROUPS,
+    SCHEMA,
+    AugmentationSchema,
+    Param,
+    check_sample_rate,
+    list_ir_files,
+    validate_group,
+)
+from noisenil.config.validate import choice, number
 from noisenil.data.mixing import power as _power
+from noisenil.errors import AudioError, ConfigError
 
 logger = logging.getLogger(__name__)
 
-GROUPS = ("clean", "noise", "mixture")
-COLORS = ("white", "pink", "brown")
 _COLOR_EXPONENT = {"white": 0.0, "pink": 0.5, "brown": 1.0}  # amplitude spectrum ~ f ** -exponent
 _COLOR_FLAT_BELOW_HZ = 20.0  # pink/brown are flat below this: no power spent on inaudible drift
 _HISS_CORNER_HZ = 2000.0
 _CLICK_DECAY = 5.0  # click envelope exp(-5 k / width): about -43 dB at the end of the burst
 _THUMP_LENGTH_TAU = 7.0  # thumps are cut after 7 time constants (-61 dB)
 _PERIODICITY_CLICK_MS = 1.0
-_IR_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff")
 
 
 # --------------------------------------------------------------------------------------- helpers
@@ -112,8 +117,8 @@ def _burst(rng: np.random.Generator, widths: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4096)
 def _butter_sos(cutoff_hz: float, sr: float, order: int, btype: str = "lowpass") -> np.ndarray:
-    if not 0 < cutoff_hz < sr / 2:
-        raise ConfigError(f"cutoff_hz={cutoff_hz:g} Hz must lie in (0, sr/2 = {sr / 2:g} Hz)")
+    number("cutoff_hz", cutoff_hz, lo=0.0, hi=sr / 2, lo_open=True, hi_open=True, unit=" Hz",
+           hi_label=f"sr/2 = {sr / 2:g}")
     return scipy.signal.butter(order, cutoff_hz, btype=btype, fs=sr, output="sos")
 
 
@@ -125,8 +130,7 @@ def _filtered_noise(n: int, sr: float, rng, cutoff_hz: float, btype: str, order:
 
 
 def _colored(n: int, color: str, sr: float, rng: np.random.Generator) -> np.ndarray:
-    if color not in COLORS:
-        raise ConfigError(f"color={color!r}: must be one of {', '.join(COLORS)}")
+    choice("color", color, COLORS)
     if color == "white" or n < 2:
         return rng.standard_normal(n)
     m = scipy.fft.next_fast_len(n, real=True)
@@ -172,14 +176,7 @@ def synthetic_ir(rt60_s: float, sr: float, rng: np.random.Generator, *, predelay
     return (ir / math.sqrt(np.sum(tail**2))).astype(np.float32)
 
 
-def _list_ir_files(ir_dir: str) -> tuple[str, ...]:
-    folder = Path(ir_dir)
-    if not folder.is_dir():
-        return ()
-    return tuple(sorted(str(p) for p in folder.rglob("*") if p.suffix.lower() in _IR_SUFFIXES))
-
-
-_ir_files = functools.lru_cache(maxsize=64)(_list_ir_files)  # validation lists afresh
+_ir_files = functools.lru_cache(maxsize=64)(list_ir_files)  # validation lists afresh
 
 
 @functools.lru_cache(maxsize=256)
@@ -381,209 +378,33 @@ def draw_periodicity(rng: np.random.Generator, *, period_s, depth, click_amplitu
 
 # ---------------------------------------------------------------------------------- registry
 @dataclass(frozen=True)
-class Param:
-    """Schema of one spec parameter.
+class Augmentation(AugmentationSchema):
+    """A registered augmentation: its schema (name, parameters, groups) plus apply and draw."""
 
-    ``kind`` is ``"range"`` (``[low, high]`` numbers), ``"int_range"``, ``"value"`` (one number),
-    ``"choices"`` (a non-empty list drawn from ``choices``) or ``"path"`` (a folder or ``None``).
-    Numbers must lie in ``[lo, hi]``; ``log`` ranges are drawn log-uniformly and must be > 0;
-    ``nyquist`` frequencies must stay below ``sr / 2`` (checked when the sample rate is known).
-    """
-
-    default: Any
-    kind: str = "range"
-    lo: float = -math.inf
-    hi: float = math.inf
-    log: bool = False
-    nyquist: bool = False
-    choices: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Augmentation:
-    """A registered augmentation: apply and draw functions, parameter schema, allowed groups."""
-
-    name: str
     apply: Callable[..., np.ndarray]
     draw: Callable[..., dict]
-    params: Mapping[str, Param]
-    groups: tuple[str, ...]
-    description: str
-
-    @property
-    def defaults(self) -> dict:
-        """The full default spec (``p`` = 0; the group defaults in ``DEFAULT_GROUPS`` set ``p``)."""
-        return {"p": 0.0, **{name: copy.deepcopy(par.default) for name, par in self.params.items()}}
 
 
-_ALL, _CN, _NM = GROUPS, ("clean", "noise"), ("noise", "mixture")
-_LEVEL = {"lo": -200.0, "hi": 0.0}
-_FRACTION = {"lo": 0.0, "hi": 1.0}
-_AMPLITUDE = {"lo": 0.0, "hi": 1.0, "log": True}
-
-#: Registered augmentations, in application order: gain, shift and room; additive noises and
-#: events; the disc modulation (which then also modulates them); the channel (band limit, clipping).
-AUGMENTATIONS: dict[str, Augmentation] = {a.name: a for a in (
-    Augmentation("volume", volume, draw_volume, {"gain_db": Param([-6.0, 6.0])}, _ALL,
-                 "gain change, uniform in dB"),
-    Augmentation("time_shift", time_shift, draw_time_shift,
-                 {"max_fraction": Param(0.5, "value", **_FRACTION)}, _CN,
-                 "circular shift by up to max_fraction of the length, either direction"),
-    Augmentation("reverb", reverb, draw_reverb,
-                 {"rt60_s": Param([0.1, 0.6], lo=0.0, hi=10.0, log=True),
-                  "predelay_ms": Param([0.0, 20.0], lo=0.0, hi=1000.0),
-                  "wet": Param([0.3, 1.0], **_FRACTION), "ir_dir": Param(None, "path")}, _CN,
-                 "synthetic (or measured, from ir_dir) room reverb, loudness preserved"),
-    Augmentation("colored_noise", colored_noise, draw_colored_noise,
-                 {"snr_db": Param([0.0, 30.0], lo=-100.0, hi=200.0),
-                  "colors": Param(list(COLORS), "choices", choices=COLORS),
-                  "floor_db": Param(-50.0, "value", **_LEVEL)}, _NM,
-                 "white/pink/brown noise at an SNR relative to the signal"),
-    Augmentation("hiss", hiss, draw_hiss, {"level_db": Param([-60.0, -30.0], **_LEVEL)}, _NM,
-                 "high-frequency surface hiss at an absolute dBFS level"),
-    Augmentation("clicks", clicks, draw_clicks,
-                 {"rate_hz": Param([0.5, 8.0], lo=0.0, hi=1000.0, log=True),
-                  "width_ms": Param([0.1, 2.0], lo=0.0, hi=100.0, log=True),
-                  "amplitude": Param([0.05, 0.8], **_AMPLITUDE)}, _NM,
-                 "impulsive clicks, Poisson in time"),
-    Augmentation("thumps", thumps, draw_thumps,
-                 {"rate_hz": Param([0.05, 0.5], lo=0.0, hi=100.0, log=True),
-                  "freq_hz": Param([15.0, 80.0], lo=0.0, log=True, nyquist=True),
-                  "decay_ms": Param([30.0, 200.0], lo=0.0, hi=10000.0, log=True),
-                  "amplitude": Param([0.05, 0.5], **_AMPLITUDE)}, _NM,
-                 "low-frequency damped-sinusoid thumps, Poisson in time"),
-    Augmentation("rumble", rumble, draw_rumble,
-                 {"cutoff_hz": Param([20.0, 60.0], lo=0.0, log=True, nyquist=True),
-                  "level_db": Param([-50.0, -25.0], **_LEVEL)}, _NM,
-                 "low-passed turntable rumble at an absolute dBFS level"),
-    Augmentation("periodicity", periodicity, draw_periodicity,
-                 {"period_s": Param([0.75, 0.79], lo=0.0, hi=60.0, log=True),
-                  "depth": Param([0.1, 0.5], **_FRACTION),
-                  "click_amplitude": Param([0.0, 0.2], **_FRACTION)}, _NM,
-                 "78-rpm once-per-revolution amplitude modulation and click"),
-    Augmentation("lowpass", lowpass, draw_lowpass,
-                 {"cutoff_hz": Param([2000.0, 7000.0], lo=0.0, log=True, nyquist=True),
-                  "order": Param([4, 8], "int_range", lo=1, hi=16)}, _ALL,
-                 "zero-phase Butterworth low-pass (band limit)"),
-    Augmentation("clipping", clipping, draw_clipping,
-                 {"threshold": Param([0.3, 0.9], lo=0.01, hi=1.0)}, ("mixture",),
-                 "hard clipping at a fraction of the peak"),
-)}
-
-_GROUP_P = {
-    "clean": {"time_shift": 0.5, "reverb": 0.2, "lowpass": 0.1},
-    "noise": {"lowpass": 0.2, "reverb": 0.2, "colored_noise": 0.3, "hiss": 0.1, "clicks": 0.1,
-              "thumps": 0.05, "rumble": 0.05, "periodicity": 0.0},
-    "mixture": {"clipping": 0.1},
+_FUNCTIONS: dict[str, tuple[Callable[..., np.ndarray], Callable[..., dict]]] = {
+    "volume": (volume, draw_volume),
+    "time_shift": (time_shift, draw_time_shift),
+    "reverb": (reverb, draw_reverb),
+    "colored_noise": (colored_noise, draw_colored_noise),
+    "hiss": (hiss, draw_hiss),
+    "clicks": (clicks, draw_clicks),
+    "thumps": (thumps, draw_thumps),
+    "rumble": (rumble, draw_rumble),
+    "periodicity": (periodicity, draw_periodicity),
+    "lowpass": (lowpass, draw_lowpass),
+    "clipping": (clipping, draw_clipping),
 }
 
-#: Default spec of every group: all augmentations allowed there, in registry order, with full
-#: parameters (``p`` = 0 where it is off by default).
-DEFAULT_GROUPS: dict[str, dict[str, dict]] = {
-    group: {name: {**aug.defaults, "p": _GROUP_P[group].get(name, 0.0)}
-            for name, aug in AUGMENTATIONS.items() if group in aug.groups}
-    for group in GROUPS
+#: Registered augmentations, in the schema's (application) order.
+AUGMENTATIONS: dict[str, Augmentation] = {
+    name: Augmentation(**{f.name: getattr(schema, f.name) for f in dataclasses.fields(schema)},
+                       apply=_FUNCTIONS[name][0], draw=_FUNCTIONS[name][1])
+    for name, schema in SCHEMA.items()
 }
-
-
-# -------------------------------------------------------------------------------- validation
-def _fmt(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_fmt(v) for v in value) + "]"
-    if isinstance(value, np.generic):
-        value = value.item()
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _check_param(par: Param, value: Any, key: str) -> Any:
-    def fail(why: str):
-        raise ConfigError(f"{key}={_fmt(value)}: {why}", key=key)
-
-    if par.kind == "path":
-        if value is None:
-            return None
-        if not isinstance(value, (str, PathLike)):
-            fail("must be a folder path or null")
-        if not _list_ir_files(str(value)):
-            fail(f"is not a folder holding audio files ({', '.join(_IR_SUFFIXES)})")
-        return str(value)
-    if par.kind == "choices":
-        ok = isinstance(value, (list, tuple)) and value
-        if not (ok and all(isinstance(v, str) and v in par.choices for v in value)):
-            fail(f"must be a non-empty list of {', '.join(par.choices)}")
-        return [str(v) for v in value]
-    if par.kind == "value":
-        numbers = [value]
-        if not _is_number(value):
-            fail("must be a number")
-    elif not (isinstance(value, (list, tuple)) and len(value) == 2 and all(map(_is_number, value))):
-        fail("must be a [low, high] list of two numbers")
-    else:
-        numbers = list(value)
-    numbers = [float(v) for v in numbers]
-    if not all(map(math.isfinite, numbers)):
-        fail("must be finite")
-    if par.kind == "int_range":
-        if not all(v.is_integer() for v in numbers):
-            fail("must be integers")
-        numbers = [int(v) for v in numbers]
-    if len(numbers) == 2 and numbers[0] > numbers[1]:
-        fail("low must be <= high")
-    if par.log and min(numbers) <= 0:
-        fail("values must be > 0 (drawn log-uniformly)")
-    if not all(par.lo <= v <= par.hi for v in numbers):
-        fail(f"values must lie in [{par.lo:g}, {par.hi:g}]")
-    return numbers if par.kind != "value" else numbers[0]
-
-
-def validate_group(group: str, spec: Mapping | None = None) -> dict[str, dict]:
-    """Validates one group's spec and fills defaults.
-
-    Only the augmentations listed in ``spec`` are returned (in registry order); a listed one with
-    missing parameters (or ``None`` as its value) gets the group defaults for them. ``None`` as
-    ``spec`` means ``DEFAULT_GROUPS[group]``.
-
-    Raises:
-        ConfigError: unknown group, augmentation or parameter, augmentation not allowed in the
-            group, ``p`` outside [0, 1], malformed ranges or values out of their domain. The
-            error's ``key`` is ``augment.<group>.<name>[.<param>]``.
-    """
-    if group not in DEFAULT_GROUPS:
-        raise ConfigError(f"augment.{group}: unknown group {group!r}; valid: {', '.join(GROUPS)}",
-                          key=f"augment.{group}")
-    defaults = DEFAULT_GROUPS[group]
-    spec = defaults if spec is None else spec
-    if not isinstance(spec, Mapping):
-        raise ConfigError(f"augment.{group}={_fmt(spec)}: must be a mapping of augmentation names"
-                          " to parameters", key=f"augment.{group}")
-    resolved = {}
-    for name, entry in spec.items():
-        key = f"augment.{group}.{name}"
-        if name not in defaults:
-            why = (f"{name!r} is not allowed in group {group!r}" if name in AUGMENTATIONS
-                   else f"unknown augmentation {name!r}")
-            raise ConfigError(f"{key}: {why}; valid for {group!r}: {', '.join(defaults)}", key=key)
-        entry = {} if entry is None else entry
-        if not isinstance(entry, Mapping):
-            raise ConfigError(f"{key}={_fmt(entry)}: must be a mapping of parameters", key=key)
-        out = copy.deepcopy(defaults[name])
-        for pname, value in entry.items():
-            pkey = f"{key}.{pname}"
-            if pname == "p":
-                if not (_is_number(value) and 0.0 <= float(value) <= 1.0):
-                    raise ConfigError(f"{pkey}={_fmt(value)}: must be a number in [0, 1]", key=pkey)
-                out["p"] = float(value)
-            elif pname in AUGMENTATIONS[name].params:
-                out[pname] = _check_param(AUGMENTATIONS[name].params[pname], value, pkey)
-            else:
-                raise ConfigError(f"{pkey}: unknown parameter {pname!r}; valid: "
-                                  f"{', '.join(defaults[name])}", key=pkey)
-        resolved[name] = out
-    return {name: resolved[name] for name in AUGMENTATIONS if name in resolved}
 
 
 class Augmenter:
@@ -610,17 +431,9 @@ class Augmenter:
         return any(entry["p"] > 0 for entry in self.spec.values())
 
     def _check_sr(self, sr: float) -> None:
-        if sr in self._checked_sr:
-            return
-        if not (_is_number(sr) and sr > 0):
-            raise ConfigError(f"sr={_fmt(sr)}: must be a positive sample rate in Hz")
-        for name, entry in self.spec.items():
-            for pname, par in AUGMENTATIONS[name].params.items():
-                if par.nyquist and entry["p"] > 0 and entry[pname][1] >= sr / 2:
-                    key = f"augment.{self.group}.{name}.{pname}"
-                    raise ConfigError(f"{key}={_fmt(entry[pname])}: high must be below the Nyquist"
-                                      f" frequency sr/2 = {sr / 2:g} Hz", key=key)
-        self._checked_sr.add(sr)
+        if sr not in self._checked_sr:
+            check_sample_rate(self.group, self.spec, sr)
+            self._checked_sr.add(sr)
 
     def __call__(self, x, sr: float, rng: np.random.Generator) -> np.ndarray:
         """Augments ``x`` (1-D, sample rate ``sr`` Hz); returns a new float32 array of its length.

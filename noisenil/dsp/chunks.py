@@ -1,96 +1,27 @@
-"""Cutting spectrogram features into patches and putting them back together.
+"""The inference chunk plan: how a spectrogram of any length is cut into network calls.
 
-Two jobs, one module:
+The network runs on **full-height chunks** of ``width`` frames that overlap by ``overlap``
+frames. Overlaps are cross-faded with a raised-sine (Hann) ramp and normalised by the summed
+weights, so any-length input is rebuilt with no seams and no lost tail, and an identity "model"
+gives back its input exactly. :class:`ChunkPlan` is the one place that decides widths, starts and
+weights; the inference path (:class:`~noisenil.inference.streaming.StreamingDenoiser`, which
+:meth:`~noisenil.inference.denoiser.Denoiser.denoise` runs on a whole array as one block) only
+follows it.
 
-- **Training patches** (:func:`extract_patches` / :func:`assemble_patches`): ``height x width``
-  windows (128 x 128 by default). Along time they start every ``hop`` frames, and one more patch is
-  aligned to the end so the tail is always covered. Along frequency the patch is the whole height
-  when ``height`` equals the number of bins, otherwise tiles at multiples of ``height`` plus one
-  aligned to the top. ``assemble_patches(extract_patches(S)) == S`` exactly.
-- **Inference chunks** (:func:`split_chunks` / :func:`overlap_add`): full-height chunks of
-  ``width`` frames overlapping by ``overlap`` frames. Overlaps are cross-faded with a raised-sine
-  (Hann) ramp and normalised by the summed weights, so any-length input is rebuilt with no seams
-  and no lost tail, and an identity "model" gives back the input exactly.
+(Training patches are cut elsewhere: :class:`~noisenil.data.datasets.PatchDataset` draws
+segments whose ``center=False`` STFT is exactly one ``height x width`` patch.)
 
-Arrays are ``(freq, frames, channels)``; batches of patches are ``(n, height, width, channels)``,
-the layout Keras models take.
+Arrays are ``(..., freq, frames, channels)``, the layout Keras models take.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from noisenil.errors import AudioError, ConfigError
-
-
-def _starts(total: int, size: int, hop: int) -> list[int]:
-    """Window starts every ``hop`` plus one aligned to the end (``total >= size``)."""
-    starts = list(range(0, total - size + 1, hop))
-    if starts[-1] != total - size:
-        starts.append(total - size)
-    return starts
-
-
-def _check_3d(spec: np.ndarray, name: str = "spectrogram") -> np.ndarray:
-    spec = np.asarray(spec)
-    if spec.ndim != 3:
-        raise ConfigError(f"{name} must be (freq, frames, channels), got shape {spec.shape}")
-    return spec
-
-
-def extract_patches(spec: np.ndarray, *, height: int = 128, width: int = 128, hop: int = 64,
-                    name: str = "spectrogram") -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """Cut training patches from one spectrogram.
-
-    Args:
-        spec: Features ``(freq, frames, channels)``.
-        height: Patch height in bins (<= freq).
-        width: Patch width in frames.
-        hop: Frames between consecutive patch starts.
-        name: What to call ``spec`` in error messages (e.g. its file name).
-
-    Returns:
-        ``(patches, positions)``: ``(n, height, width, channels)`` and each patch's
-        ``(freq_start, frame_start)``.
-
-    Raises:
-        AudioError: The spectrogram has fewer than ``width`` frames (too short for one patch).
-        ConfigError: Bad sizes.
-    """
-    spec = _check_3d(spec, name)
-    n_freq, n_time, _ = spec.shape
-    if height < 1 or width < 1 or hop < 1:
-        raise ConfigError(f"height={height}, width={width}, hop={hop} must be positive integers")
-    if height > n_freq:
-        raise ConfigError(f"patches.height={height} exceeds the {n_freq} bins of {name}",
-                          key="patches.height")
-    if n_time < width:
-        raise AudioError(f"{name}: too short for one patch ({n_time} frames < width {width})")
-    positions = [(f, t) for f in _starts(n_freq, height, height)
-                 for t in _starts(n_time, width, hop)]
-    patches = np.stack([spec[f:f + height, t:t + width] for f, t in positions])
-    return patches, positions
-
-
-def assemble_patches(patches: np.ndarray, positions: list[tuple[int, int]],
-                     shape: tuple[int, int, int]) -> np.ndarray:
-    """Inverse of :func:`extract_patches`: average the patches back into a ``shape`` array.
-
-    Where patches overlap their values are averaged, so patches cut from one spectrogram give it
-    back exactly.
-
-    Raises:
-        ConfigError: The patches leave part of ``shape`` uncovered.
-    """
-    out = np.zeros(shape, dtype=np.float64)
-    count = np.zeros(shape[:2] + (1,), dtype=np.float64)
-    _, height, width, _ = patches.shape
-    for patch, (f, t) in zip(patches, positions):
-        out[f:f + height, t:t + width] += patch
-        count[f:f + height, t:t + width] += 1.0
-    if np.any(count == 0):
-        raise ConfigError("patches do not cover the whole spectrogram")
-    return (out / count).astype(patches.dtype)
+from noisenil.config import PatchConfig
+from noisenil.errors import ConfigError
 
 
 def crossfade_weights(width: int, overlap: int) -> np.ndarray:
@@ -120,49 +51,6 @@ def chunk_starts(n_frames: int, width: int, overlap: int) -> list[int]:
     return [i * step for i in range(n)]
 
 
-def split_chunks(spec: np.ndarray, *, width: int = 512, overlap: int = 64,
-                 ) -> tuple[np.ndarray, list[int]]:
-    """Cut full-height inference chunks; the last chunk is zero-padded to ``width``.
-
-    Args:
-        spec: ``(freq, frames, channels)``.
-        width: Chunk width in frames.
-        overlap: Frames shared by neighbouring chunks.
-
-    Returns:
-        ``(chunks, starts)``: ``(n, freq, width, channels)`` and each chunk's first frame.
-    """
-    spec = _check_3d(spec)
-    n_freq, n_time, n_ch = spec.shape
-    starts = chunk_starts(n_time, width, overlap)
-    chunks = np.zeros((len(starts), n_freq, width, n_ch), dtype=spec.dtype)
-    for i, t in enumerate(starts):
-        piece = spec[:, t:t + width]
-        chunks[i, :, :piece.shape[1]] = piece
-    return chunks, starts
-
-
-def overlap_add(chunks: np.ndarray, starts: list[int], n_frames: int, *,
-                overlap: int = 64) -> np.ndarray:
-    """Rebuild ``(freq, n_frames, channels)`` from (processed) chunks by weighted overlap-add.
-
-    Args:
-        chunks: ``(n, freq, width, channels)``, e.g. a model's output on :func:`split_chunks`.
-        starts: Each chunk's first frame.
-        n_frames: Frames of the original spectrogram (padding beyond it is dropped).
-        overlap: The overlap used by :func:`split_chunks`.
-    """
-    n, n_freq, width, n_ch = chunks.shape
-    total = max(starts[-1] + width, n_frames)
-    acc = np.zeros((n_freq, total, n_ch), dtype=np.float64)
-    norm = np.zeros((total,), dtype=np.float64)
-    w = crossfade_weights(width, overlap)
-    for chunk, t in zip(chunks, starts):
-        acc[:, t:t + width] += chunk * w[None, :, None]
-        norm[t:t + width] += w
-    return (acc[:, :n_frames] / norm[None, :n_frames, None]).astype(chunks.dtype)
-
-
 def pad_to_multiple(spec: np.ndarray, multiple: int, *, axis: int) -> tuple[np.ndarray, int]:
     """Zero-pad ``axis`` up to a multiple of ``multiple`` (what a network's depth needs).
 
@@ -176,3 +64,54 @@ def pad_to_multiple(spec: np.ndarray, multiple: int, *, axis: int) -> tuple[np.n
     pad = [(0, 0)] * spec.ndim
     pad[axis] = (0, target - size)
     return np.pad(spec, pad), size
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """Where the network runs over a spectrogram of ``n_frames`` frames.
+
+    Attributes:
+        n_frames: Frames of the spectrogram.
+        width: Frames per chunk: ``patches.chunk_width``, or for short inputs the smallest
+            multiple of ``patches.width`` (what every model is trained on) that covers them.
+        overlap: Frames shared by neighbouring chunks (at most half a chunk).
+        starts: First frame of each chunk; the last chunk may run past ``n_frames`` (it is
+            zero-padded).
+        weights: ``(width,)`` cross-fade weights (:func:`crossfade_weights`).
+        height: Frequency bins are zero-padded to a multiple of this (``patches.height``).
+        patch_width: ``patches.width``, for counting work in patch equivalents.
+    """
+
+    n_frames: int
+    width: int
+    overlap: int
+    starts: tuple[int, ...]
+    weights: np.ndarray
+    height: int
+    patch_width: int
+
+    @classmethod
+    def for_frames(cls, n_frames: int, patches: PatchConfig) -> ChunkPlan:
+        """The plan for ``n_frames`` frames under the ``patches`` settings."""
+        if n_frames < 1:
+            raise ConfigError(f"n_frames={n_frames}: a chunk plan needs at least one frame")
+        width = min(patches.chunk_width, -(-n_frames // patches.width) * patches.width)
+        overlap = min(patches.chunk_overlap, width // 2)
+        return cls(n_frames=n_frames, width=width, overlap=overlap,
+                   starts=tuple(chunk_starts(n_frames, width, overlap)),
+                   weights=crossfade_weights(width, overlap), height=patches.height,
+                   patch_width=patches.width)
+
+    def end_of(self, i: int) -> int:
+        """Frames chunk ``i`` needs before it can run (its last real frame + 1)."""
+        return min(self.starts[i] + self.width, self.n_frames)
+
+    def final_before(self, i: int) -> int:
+        """Frames that are final once chunks ``0..i`` have run (no later chunk touches them)."""
+        return self.starts[i + 1] if i + 1 < len(self.starts) else self.n_frames
+
+    def patches(self, n_bins: int, batch: int = 1) -> float:
+        """Patch equivalents one chunk call of ``batch`` signals over ``n_bins`` bins costs
+        (frequency padding included: it is work done)."""
+        padded = -(-n_bins // self.height) * self.height
+        return batch * (padded / self.height) * (self.width / self.patch_width)

@@ -2,7 +2,8 @@
 
 One code path serves training, evaluation and inference.
 
-**STFT.** librosa's STFT with a periodic window (Hann by default), ``n_fft=254`` (128 bins), hop
+**STFT.** The STFT of ``librosa.stft`` (same frames and values, computed here with NumPy: no
+librosa/numba start-up on the inference path) with a periodic window (Hann by default), ``n_fft=254`` (128 bins), hop
 64 at 16 kHz. Whole signals use ``center=True`` (zero padding of ``n_fft // 2`` on both sides) and
 the inverse is cut to exactly the input length. Training segments use ``center=False`` on
 ``(frames - 1) * hop + n_fft`` samples, which gives exactly the frames the whole-signal STFT has at
@@ -30,9 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
-import scipy.signal
 
 from noisenil.config import Config, FeatureConfig, StftConfig
 from noisenil.errors import AudioError, ConfigError
@@ -40,9 +39,21 @@ from noisenil.errors import AudioError, ConfigError
 _TINY = 1e-12
 
 
+#: Periodic cosine-sum windows computed here (the same values as ``scipy.signal.get_window``);
+#: other names are handed to scipy, whose import costs ~0.8 s of start-up.
+_COSINE_WINDOWS = {"hann": (0.5, 0.5), "hamming": (0.54, 0.46),
+                   "blackman": (0.42, 0.5, 0.08)}
+
+
 def window(cfg: StftConfig) -> np.ndarray:
     """The periodic analysis window, ``(n_fft,)`` float64."""
-    return scipy.signal.get_window(cfg.window, cfg.n_fft, fftbins=True)
+    coefs = _COSINE_WINDOWS.get(cfg.window)
+    if coefs is None:
+        import scipy.signal
+
+        return scipy.signal.get_window(cfg.window, cfg.n_fft, fftbins=True)
+    phase = 2.0 * np.pi * np.arange(cfg.n_fft) / cfg.n_fft
+    return sum((-1) ** k * a * np.cos(k * phase) for k, a in enumerate(coefs))
 
 
 def full_scale_reference(cfg: StftConfig) -> float:
@@ -77,19 +88,109 @@ def stft(x: np.ndarray, cfg: StftConfig, *, center: bool = True) -> np.ndarray:
     if x.shape[-1] < (1 if center else cfg.n_fft):
         raise AudioError(f"signal of {x.shape[-1]} samples is too short for an STFT with "
                          f"n_fft={cfg.n_fft}")
-    return librosa.stft(x, n_fft=cfg.n_fft, hop_length=cfg.hop_length, window=cfg.window,
-                        center=center, pad_mode="constant", dtype=np.complex64)
+    if center:  # zeros, as librosa.stft(center=True, pad_mode="constant")
+        half = cfg.n_fft // 2
+        x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(half, half)])
+    frames = np.lib.stride_tricks.sliding_window_view(x, cfg.n_fft, axis=-1)
+    frames = frames[..., ::cfg.hop_length, :]                      # (..., frames, n_fft)
+    spec = np.fft.rfft(frames * window(cfg).astype(np.float32), axis=-1)
+    return np.swapaxes(spec, -1, -2).astype(np.complex64)
+
+
+class OverlapAdd:
+    """The inverse STFT, fed frames in order and handing out samples as they become final.
+
+    The one inverse STFT of the package: :func:`istft` runs it on a whole spectrogram, the
+    streaming inference path on consecutive stretches of frames. Each frame is inverse-FFT'd,
+    windowed and overlap-added at ``t * hop`` (positions counted in the ``center=True`` padded
+    signal), and the sum is divided by the summed squared window, exactly as ``librosa.istft``.
+
+    Args:
+        cfg: STFT settings.
+        lead: Leading (batch/channel) shape of the spectrograms fed, e.g. ``(channels,)``.
+        length: Samples of the signal (``center=True``: the padding of ``n_fft // 2`` on both
+            sides is not handed out).
+
+    Shape:
+        :meth:`push` takes ``(*lead, n_fft // 2 + 1, frames)`` complex; :meth:`pull` returns
+        ``(*lead, samples)`` float64.
+    """
+
+    def __init__(self, cfg: StftConfig, *, lead: tuple[int, ...] = (), length: int):
+        self._n_fft, self._hop = cfg.n_fft, cfg.hop_length
+        self._half = cfg.n_fft // 2
+        self._lead = tuple(lead)
+        self._length = int(length)
+        self._pieces = -(-self._n_fft // self._hop)
+        pad = self._pieces * self._hop - self._n_fft
+        self._window = window(cfg).astype(np.float32)
+        self._sq = np.pad(window(cfg) ** 2, (0, pad))
+        self._ola = np.zeros(self._lead + (0,), dtype=np.float64)
+        self._env = np.zeros((0,), dtype=np.float64)
+        self._o0 = 0          # padded index of self._ola[..., 0]
+        self._frames = 0      # frames pushed so far
+        self._emitted = 0     # samples handed out
+
+    def push(self, frames: np.ndarray) -> None:
+        """Add the next ``k`` frames (complex, ``(*lead, F, k)``)."""
+        k = frames.shape[-1]
+        if k == 0:
+            return
+        hop, pieces = self._hop, self._pieces
+        y = np.fft.irfft(frames, n=self._n_fft, axis=-2) * self._window[:, None]
+        # Cut every frame into hop-long pieces (zero-padding the last): piece r of consecutive
+        # frames tiles one contiguous stretch, so ceil(n_fft / hop) slice additions do it all.
+        y = np.pad(y, [(0, 0)] * len(self._lead) + [(0, pieces * hop - self._n_fft), (0, 0)])
+        first = self._frames * hop - self._o0
+        need = first + (k - 1 + pieces) * hop
+        if need > self._env.shape[0]:
+            grow = need - self._env.shape[0]
+            self._ola = np.concatenate([self._ola, np.zeros(self._lead + (grow,))], axis=-1)
+            self._env = np.concatenate([self._env, np.zeros(grow)])
+        for r in range(pieces):
+            a = first + r * hop
+            piece = np.swapaxes(y[..., r * hop:(r + 1) * hop, :], -1, -2)  # (*lead, k, hop)
+            self._ola[..., a:a + k * hop] += piece.reshape(self._lead + (k * hop,))
+            self._env[a:a + k * hop] += np.tile(self._sq[r * hop:(r + 1) * hop], k)
+        self._frames += k
+
+    def pull(self, *, last: bool = False) -> np.ndarray:
+        """The samples no later frame adds to (all the rest when ``last``)."""
+        final = self._o0 + self._env.shape[0] if last else self._frames * self._hop
+        stop = min(final, self._half + self._length)  # padded index past the last real sample
+        begin = max(self._o0, self._half + self._emitted)
+        if stop <= begin:
+            return np.zeros(self._lead + (0,))
+        a, b = begin - self._o0, stop - self._o0
+        env = self._env[a:b]
+        y = self._ola[..., a:b].copy()
+        nz = env > np.finfo(np.float32).tiny
+        y[..., nz] /= env[nz]
+        self._emitted += b - a
+        self._ola = self._ola[..., b:]
+        self._env = self._env[b:]
+        self._o0 = stop
+        return y
 
 
 def istft(spec: np.ndarray, cfg: StftConfig, *, length: int) -> np.ndarray:
     """Inverse of :func:`stft` (``center=True``), cut or padded to exactly ``length`` samples.
 
+    Args:
+        spec: Complex spectrogram ``(..., n_fft // 2 + 1, frames)``.
+        cfg: STFT settings.
+        length: Samples of the output.
+
     Returns:
         float32 waveform ``(..., length)``.
     """
-    y = librosa.istft(spec, n_fft=cfg.n_fft, hop_length=cfg.hop_length, window=cfg.window,
-                      center=True, length=length, dtype=np.float32)
-    return y
+    spec = np.asarray(spec)
+    ola = OverlapAdd(cfg, lead=spec.shape[:-2], length=length)
+    ola.push(spec)
+    y = ola.pull(last=True)
+    if y.shape[-1] < length:  # frames that end before ``length``: the rest is silence
+        y = np.concatenate([y, np.zeros(y.shape[:-1] + (length - y.shape[-1],))], axis=-1)
+    return y.astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Stage 7, evaluation: audio and spectrogram metrics (:mod:`.quality`), classical baselines
-(:mod:`.baselines`), ``evaluate``/``compare`` on one scoring core (:mod:`.evaluator`,
-:mod:`.comparison`) and the reports (:mod:`.report`).
+"""Stage 7, evaluation: metrics (:mod:`.quality`, the entry point, over :mod:`.waveform`,
+:mod:`.perceptual` and :mod:`.spectrogram`), classical baselines (:mod:`.baselines`), the
+methods scored (:mod:`.methods`), ``evaluate``/``compare`` (:mod:`.evaluator`,
+:mod:`.comparison`) as thin callers of one scoring core (:mod:`.scoring`), and the reports
+(:mod:`.report`).
 """

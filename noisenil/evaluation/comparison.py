@@ -2,7 +2,8 @@
 
 :func:`compare` takes a tuning experiment folder (its ``<model>/best.keras``), training run
 folders (``model.keras``) or ``.keras`` files, scores every model, the classical baselines and
-the noisy input on one test set (:mod:`noisenil.evaluation.evaluator`), and writes::
+the noisy input on one test set with the scoring core shared with ``evaluate``
+(:func:`noisenil.evaluation.scoring.run_methods`), and writes::
 
     <out>/comparison.csv   one row per method: kind, parameters, size, patches/s, real-time
                            factor, and every metric's mean and mean improvement over the input
@@ -27,12 +28,11 @@ import keras
 import pandas as pd
 
 from noisenil.config import Config, load_config
-from noisenil.inference.denoiser import Denoiser
-from noisenil.errors import NoiseNilError
-from noisenil.evaluation.evaluator import (NOISY_INPUT, Scores, baseline_methods, comparison_table,
-                                 example_indices, input_method, model_method, score_methods,
-                                 summarize)
 from noisenil.data.testset import DEFAULT_SNRS, load_test_set
+from noisenil.errors import NoiseNilError
+from noisenil.evaluation.methods import NOISY_INPUT, methods_for
+from noisenil.evaluation.scoring import Scores, run_methods
+from noisenil.inference.denoiser import Denoiser
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def _experiment_note(sources: Sequence[Path]) -> list[str]:
 
 
 def _figures(scores: Scores, summary: pd.DataFrame, out: Path, *, stft_cfg) -> tuple[dict, list]:
-    from noisenil.evaluation.report import plots
+    from noisenil.evaluation.report import plots, spectrograms
 
     plot_dir = out / "plots"
     metric_plots = plots.metric_plots(summary, plot_dir)
@@ -117,20 +117,20 @@ def _figures(scores: Scores, summary: pd.DataFrame, out: Path, *, stft_cfg) -> t
     rows = []
     for i, outs in scores.outputs.items():
         ex = scores.test_set.examples[i]
-        specs = {"noisy": plots.spectrogram_db(ex.noisy, stft=stft_cfg)}
-        specs.update({name: plots.spectrogram_db(y, stft=stft_cfg) for name, y in outs.items()
-                      if name != NOISY_INPUT})
-        specs["clean"] = plots.spectrogram_db(ex.clean, stft=stft_cfg)
+        specs = {"noisy": spectrograms.spectrogram_db(ex.noisy, stft=stft_cfg)}
+        specs.update({name: spectrograms.spectrogram_db(y, stft=stft_cfg)
+                      for name, y in outs.items() if name != NOISY_INPUT})
+        specs["clean"] = spectrograms.spectrogram_db(ex.clean, stft=stft_cfg)
         rows.append((f"{ex.name} ({ex.input_snr:.1f} dB)", specs))
     if rows:
-        path = plots.spectrogram_grid(rows, sample_rate=sr, hop=stft_cfg.hop_length,
-                                      path=plot_dir / "examples_grid.png")
+        path = spectrograms.spectrogram_grid(rows, sample_rate=sr, hop=stft_cfg.hop_length,
+                                             path=plot_dir / "examples_grid.png")
         grids.append(("Examples: rows are files, columns are methods (dB magnitude)", path))
     return metric_plots, grids
 
 
 def _audio_examples(scores: Scores) -> list:
-    from noisenil.evaluation.report.writer import AudioExample
+    from noisenil.evaluation.report.audio import AudioExample
 
     sr = scores.test_set.sample_rate
     n = int(EXAMPLE_SECONDS * sr)
@@ -157,7 +157,7 @@ def compare(models: str | Path | Sequence[str | Path], data: str | Path | Config
         data: Test folder or config (see :func:`noisenil.data.testset.load_test_set`).
         out_dir: Where the report goes.
         config: Configuration for models that carry none (see
-            :func:`noisenil.inference.denoiser.model_config`).
+            :func:`noisenil.models.saving.model_config`).
         baselines: ``"all"`` available baselines, a list of names, or ``None``.
         snrs: Input SNRs in dB for mixed test sets.
         seed: Seed of the mixtures.
@@ -184,19 +184,11 @@ def compare(models: str | Path | Sequence[str | Path], data: str | Path | Config
                             "trained at one audio.sample_rate")
     sr = rates.pop()
     test_set = load_test_set(data, sample_rate=sr, snrs=snrs, seed=seed, max_files=max_files)
-    methods = [input_method()]
-    methods += [model_method(d, source=p) for d, p in zip(dens, paths)]
-    methods += baseline_methods(baselines)
-    keep = example_indices(test_set, examples)
-    scores = score_methods(test_set, methods, features=dens[0].features, metrics=metrics,
-                           keep=keep, progress=progress)
-    summary = summarize(scores.metrics)
-    table = comparison_table(scores)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "comparison.csv", index=False)
-    scores.metrics.to_csv(out / "metrics.csv", index=False)
-    summary.to_csv(out / "summary.csv", index=False)
+    methods = methods_for(zip(dens, paths), baselines)
+    results = run_methods(test_set, methods, out_dir, features=dens[0].features,
+                          metrics=metrics, examples=examples, progress=progress)
+    scores, summary, table, out = (results.scores, results.summary, results.comparison,
+                                   results.out_dir)
     metric_plots, grids = _figures(scores, summary, out, stft_cfg=dens[0].cfg.stft)
     notes = [f"Test set: {test_set.description}; {len(test_set)} examples, "
              f"{test_set.seconds:.0f} s at {sr} Hz."]

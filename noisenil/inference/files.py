@@ -27,6 +27,9 @@ import numpy as np
 import soundfile as sf
 
 from noisenil.errors import AudioError, ConfigError, NoiseNilError
+from noisenil.inference.denoiser import Denoiser
+from noisenil.models.saving import resolve_model
+from noisenil.pretrained import shipped_models
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +244,6 @@ def denoise_file(denoiser, src: str | Path, dest: str | Path, *, strength: float
     Returns:
         The :class:`FileResult`; errors of this file are caught and put in it.
     """
-    from noisenil.inference.streaming import StreamingDenoiser
 
     src, dest = Path(src), Path(dest)
     res = FileResult(input=src)
@@ -264,8 +266,8 @@ def denoise_file(denoiser, src: str | Path, dest: str | Path, *, strength: float
             raise AudioError("empty file (0 samples)", path=src)
         res.duration_s = info.frames / info.samplerate
         fmt, subtype, note = _output_subtype(info, src)
-        stream = StreamingDenoiser(denoiser, sample_rate=info.samplerate,
-                                   channels=info.channels, frames=info.frames)
+        stream = denoiser.stream(sample_rate=info.samplerate, channels=info.channels,
+                                 frames=info.frames)
         writers = [_Writer(t, info, fmt, subtype) for t in targets]
         blocksize = max(1024, int(block_seconds * info.samplerate))
         dry = np.zeros((0, info.channels), np.float32)
@@ -273,10 +275,6 @@ def denoise_file(denoiser, src: str | Path, dest: str | Path, *, strength: float
         read = 0
         with sf.SoundFile(str(src)) as f:
             for block in f.blocks(blocksize=blocksize, dtype="float32", always_2d=True):
-                if not np.all(np.isfinite(block)):
-                    bad = read + int(np.argmax(~np.all(np.isfinite(block), axis=1)))
-                    raise AudioError(f"NaN or Inf samples (first at {bad / info.samplerate:.2f} "
-                                     f"s)", path=src)
                 block = block[:max(0, info.frames - read)]
                 read += block.shape[0]
                 dry = np.concatenate([dry, block])
@@ -350,7 +348,7 @@ def denoise_files(inputs: str | Path | Iterable[str | Path], output: str | Path,
         inputs: A file or folder, or several.
         output: Output folder (or file, for a single input file; see :func:`plan_outputs`).
         model: A ``.keras`` path, a :class:`~noisenil.inference.denoiser.Denoiser`, or ``None`` for the
-            pretrained default model (:func:`noisenil.pretrained.default_model_path`).
+            pretrained default model; a shipped name (``"default"``) works too.
         strength: 1 = fully denoised, 0 = the input unchanged; linear dry/wet mix in between.
         residual: Also write what was removed beside every output (``<stem>_residual``).
         overwrite: Replace existing outputs (and inputs, when the output is the input).
@@ -369,9 +367,6 @@ def denoise_files(inputs: str | Path | Iterable[str | Path], output: str | Path,
         >>> report = denoise_files("recordings/", "denoised/", strength=0.8)
         >>> print(report.summary())
     """
-    from noisenil.inference.denoiser import Denoiser
-    from noisenil.pretrained import default_model_path
-
     _check_strength(strength)
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
@@ -379,9 +374,10 @@ def denoise_files(inputs: str | Path | Iterable[str | Path], output: str | Path,
     if isinstance(model, Denoiser):
         den, label = model, model.name
     else:
-        path = default_model_path() if model is None else Path(model)
+        name = "default" if model is None else model
+        path = resolve_model(name)
         den = Denoiser.from_file(path)
-        label = str(path) if model is not None else f"the default model ({path.name})"
+        label = f"the {name} model ({path.name})" if str(name) in shipped_models() else str(path)
     report = DenoiseReport(model=label)
     bar = None
     if progress and len(pairs) > 1:

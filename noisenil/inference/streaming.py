@@ -1,24 +1,25 @@
-"""Denoising a signal fed in blocks, in memory that does not grow with its length.
+"""The one inference path: a signal fed in blocks, denoised in memory that does not grow with
+its length.
 
-:class:`StreamingDenoiser` computes exactly what :meth:`Denoiser.denoise
-<noisenil.inference.denoiser.Denoiser.denoise>` computes on the whole signal, but from blocks of any size
-(e.g. ``soundfile.blocks`` of a 60-minute file), holding only about one inference chunk
-(``patches.chunk_width`` frames, 4 s at the defaults) per channel:
+:class:`StreamingDenoiser` is the only code that turns audio into denoised audio:
+:meth:`Denoiser.denoise <noisenil.inference.denoiser.Denoiser.denoise>` feeds it a whole array
+as one block, ``noisenil denoise`` feeds it ``soundfile.blocks`` of a file of any length. It holds
+about one inference chunk (``patches.chunk_width`` frames, 4 s at the defaults) per channel:
 
 1. resample each block to the network's rate (a streaming soxr resampler: bit-identical to the
    one-shot one);
 2. cut STFT frames as soon as their samples are in (``center=False`` on the buffered samples
    gives the frames of the whole-signal ``center=True`` STFT at the same positions; the
    ``n_fft // 2`` zeros of the centre padding are added at both ends);
-3. run each full-height chunk through the network as soon as its frames are in, all channels in
-   one batch, at the same chunk starts the whole-signal path uses, and cross-fade it into the
-   previous one (:func:`~noisenil.dsp.chunks.crossfade_weights`);
+3. run the full-height chunks of the :class:`~noisenil.dsp.chunks.ChunkPlan` through the
+   network as soon as their frames are in (up to ``batch_size`` chunks per call, all channels
+   together) and cross-fade them into the previous ones;
 4. frames no later chunk touches are final: bound them (+``max_gain_db`` over the noisy input),
-   invert the features with the noisy phase, and overlap-add them into the output (the inverse
-   STFT, normalised by the summed squared window exactly as ``librosa.istft``);
+   invert the features with the noisy phase, and hand them to the one inverse STFT
+   (:class:`~noisenil.dsp.features.OverlapAdd`);
 5. resample back and cut the output to exactly the input's length.
 
-Streamed and whole-signal outputs differ only by float rounding (tests/test_streaming.py).
+Blocks of any size give the same output up to float rounding (tests/test_streaming.py).
 """
 
 from __future__ import annotations
@@ -28,11 +29,9 @@ import time
 import numpy as np
 import soxr
 
-from noisenil.inference.denoiser import Denoiser
+from noisenil.dsp.chunks import ChunkPlan, pad_to_multiple
+from noisenil.dsp.features import OverlapAdd, n_frames as count_frames, stft
 from noisenil.errors import AudioError
-from noisenil.dsp.features import n_frames as count_frames
-from noisenil.dsp.features import stft, window
-from noisenil.dsp.chunks import chunk_starts, crossfade_weights, pad_to_multiple
 
 
 def resampled_length(n: int, orig_sr: int, target_sr: int) -> int:
@@ -58,12 +57,13 @@ class StreamingDenoiser:
     """Denoise one signal block by block in bounded memory (see the module docstring).
 
     Args:
-        denoiser: The network and its feature settings.
+        denoiser: The network and its feature settings
+            (:class:`~noisenil.inference.denoiser.Denoiser`).
         sample_rate: Rate of the blocks, in Hz (any; resampled to the network's and back).
         channels: Channels of the blocks (each denoised on its own, all in one network batch).
-        frames: Total samples per channel of the signal. Needed up front: the whole-signal
-            path chooses the chunk width and the last chunk from it, and the output is cut to
-            exactly this length.
+        frames: Total samples per channel of the signal. Needed up front: the chunk plan (the
+            chunk width and the last chunk) depends on it, and the output is cut to exactly
+            this length.
 
     Example:
         >>> stream = StreamingDenoiser(den, sample_rate=44100, channels=2, frames=info.frames)
@@ -72,7 +72,7 @@ class StreamingDenoiser:
         >>> out.write(stream.flush())
     """
 
-    def __init__(self, denoiser: Denoiser, *, sample_rate: int, channels: int, frames: int):
+    def __init__(self, denoiser, *, sample_rate: int, channels: int, frames: int):
         if frames < 1:
             raise AudioError(f"frames={frames}: a signal needs at least one sample")
         if channels < 1:
@@ -93,21 +93,14 @@ class StreamingDenoiser:
         self._m_total = resampled_length(self.frames, self.sample_rate, msr)
         self._m_seen = 0
         self._n_frames = count_frames(self._m_total, cfg.stft, center=True)
-
-        p = cfg.patches
-        self._height = p.height
-        # The same chunking as Denoiser.denoise_features on the whole signal.
-        self._width = min(p.chunk_width, -(-self._n_frames // p.width) * p.width)
-        self._overlap = min(p.chunk_overlap, self._width // 2)
-        self._starts = chunk_starts(self._n_frames, self._width, self._overlap)
-        self._weights = crossfade_weights(self._width, self._overlap)
+        self.plan = ChunkPlan.for_frames(self._n_frames, cfg.patches)
         self._next_chunk = 0
 
         # Samples at the network's rate (padded index: centre padding of n_fft//2 zeros first).
         self._samples = np.zeros((channels, self._half), dtype=np.float32)
         self._samples_start = 0      # padded index of self._samples[:, 0]
         self._frames_done = 0        # STFT frames computed so far
-        # Frames computed but not yet final: features, noisy spectrogram, overlap-add sums.
+        # Frames computed but not yet final: features, noisy spectrogram, cross-fade sums.
         n_bins = self._n_fft // 2 + 1
         c = denoiser.features.channels
         self._feats = np.zeros((channels, n_bins, 0, c), dtype=np.float32)
@@ -115,21 +108,12 @@ class StreamingDenoiser:
         self._acc = np.zeros((channels, n_bins, 0, c), dtype=np.float64)
         self._norm = np.zeros((0,), dtype=np.float64)
         self._f0 = 0                 # frame index of the buffers' first column
-        # Inverse STFT: overlap-add and squared-window sums from padded index self._o0 on.
-        self._window = window(cfg.stft).astype(np.float32)
-        self._ola = np.zeros((channels, 0), dtype=np.float64)
-        self._env = np.zeros((0,), dtype=np.float64)
-        self._o0 = 0
-        self._emitted = 0            # output samples at the network's rate handed on
+        self._istft = OverlapAdd(cfg.stft, lead=(channels,), length=self._m_total)
+        self._in_seen = 0            # input samples taken
         self._out_seen = 0           # output samples at the input rate handed out
         self._flushed = False
 
     # -- public API ------------------------------------------------------------------------------
-    @property
-    def latency_frames(self) -> int:
-        """STFT frames buffered before output appears (about one chunk)."""
-        return self._width
-
     def process(self, block: np.ndarray) -> np.ndarray:
         """Feed the next block; return whatever output became final.
 
@@ -140,7 +124,7 @@ class StreamingDenoiser:
             ``(samples_out, channels)`` float32: the next stretch of the output (may be empty).
 
         Raises:
-            AudioError: Wrong channel count, NaN/Inf samples, or more samples than ``frames``.
+            AudioError: Wrong channel count, or NaN/Inf samples.
         """
         if self._flushed:
             raise AudioError("process() after flush(): make a new StreamingDenoiser")
@@ -149,8 +133,11 @@ class StreamingDenoiser:
             x = x[:, None]
         if x.ndim != 2 or x.shape[1] != self.channels:
             raise AudioError(f"block of shape {x.shape}: expected (samples, {self.channels})")
-        if not np.all(np.isfinite(x)):
-            raise AudioError("block contains NaN or Inf samples")
+        finite = np.isfinite(x).all(axis=1)
+        if not finite.all():
+            first = self._in_seen + int(np.argmax(~finite))
+            raise AudioError(f"NaN or Inf samples (first at {first / self.sample_rate:.2f} s)")
+        self._in_seen += x.shape[0]
         start = time.perf_counter()
         out = self._run(self._to_model(x), last=False)
         self._account(start, x.shape[0])
@@ -172,6 +159,10 @@ class StreamingDenoiser:
         self._account(start, 0)
         return out
 
+    def run(self, audio: np.ndarray) -> np.ndarray:
+        """The whole signal ``(samples, channels)`` as one block: ``process`` then ``flush``."""
+        return np.concatenate([self.process(audio), self.flush()])
+
     # -- the pipeline ----------------------------------------------------------------------------
     def _account(self, start: float, n_in: int) -> None:
         t = self.den.throughput
@@ -191,16 +182,16 @@ class StreamingDenoiser:
             self._samples = np.concatenate(
                 [self._samples, np.zeros((self.channels, self._half), np.float32)], axis=1)
         self._analyze()
-        while self._next_chunk < len(self._starts):
-            s = self._starts[self._next_chunk]
-            if not last and self._frames_done < min(s + self._width, self._n_frames):
-                break
-            self._denoise_chunk(s)
-            self._next_chunk += 1
-            following = (self._starts[self._next_chunk] if self._next_chunk < len(self._starts)
-                         else self._n_frames)
-            self._emit_frames(min(following, self._n_frames))
-        y = self._synthesized(last=last)
+        plan = self.plan
+        ready = self._next_chunk
+        while ready < len(plan.starts) and (last or self._frames_done >= plan.end_of(ready)):
+            ready += 1
+        for first in range(self._next_chunk, ready, self.den.batch_size):
+            group = range(first, min(first + self.den.batch_size, ready))
+            self._denoise_chunks(group)
+            self._emit_frames(plan.final_before(group[-1]))
+        self._next_chunk = ready
+        y = self._istft.pull(last=last)
         out = self._from_model(y.T.astype(np.float32), last=last)
         if not last:
             out = out[:max(0, self.frames - self._out_seen)]
@@ -231,70 +222,35 @@ class StreamingDenoiser:
         self._samples = self._samples[:, keep_from:]
         self._samples_start += keep_from
 
-    def _denoise_chunk(self, s: int) -> None:
-        """Run the chunk starting at frame ``s`` (all channels) and overlap-add it."""
-        a = s - self._f0
-        piece = self._feats[:, :, a:a + self._width]
-        batch = np.zeros(piece.shape[:2] + (self._width,) + piece.shape[3:], np.float32)
-        batch[:, :, :piece.shape[2]] = piece
-        batch, n_bins = pad_to_multiple(batch, self._height, axis=1)
+    def _denoise_chunks(self, chunks: range) -> None:
+        """Run the chunks ``chunks`` (all channels, one network call) and cross-fade them in."""
+        plan, width = self.plan, self.plan.width
+        pieces = [self._feats[:, :, plan.starts[i] - self._f0:][:, :, :width] for i in chunks]
+        batch = np.zeros((len(pieces) * self.channels,) + self._feats.shape[1:2] + (width,)
+                         + self._feats.shape[3:], np.float32)
+        for j, piece in enumerate(pieces):
+            batch[j * self.channels:(j + 1) * self.channels, :, :piece.shape[2]] = piece
+        batch, n_bins = pad_to_multiple(batch, plan.height, axis=1)
         out = self.den.predict(batch)[:, :n_bins]
-        n = piece.shape[2]
-        w = self._weights[:n]
-        self._acc[:, :, a:a + n] += out[:, :, :n] * w[None, None, :, None]
-        self._norm[a:a + n] += w
-        self.den.throughput.patches += self.channels * (batch.shape[1] / self._height) * (
-            self._width / self.den.cfg.patches.width)
+        for j, (i, piece) in enumerate(zip(chunks, pieces)):
+            a, n = plan.starts[i] - self._f0, piece.shape[2]
+            w = plan.weights[:n]
+            self._acc[:, :, a:a + n] += (out[j * self.channels:(j + 1) * self.channels, :, :n]
+                                         * w[None, None, :, None])
+            self._norm[a:a + n] += w
+        self.den.throughput.patches += plan.patches(n_bins, len(batch))
 
     def _emit_frames(self, t_end: int) -> None:
-        """Frames before ``t_end`` are final: bound, invert and overlap-add them."""
+        """Frames before ``t_end`` are final: bound and invert them, into the inverse STFT."""
         k = t_end - self._f0
         if k <= 0:
             return
         feats = (self._acc[:, :, :k] / self._norm[None, None, :k, None]).astype(np.float32)
         spec = self._spec[:, :, :k]
         bounded = np.stack([self.den.bound_features(f, s) for f, s in zip(feats, spec)])
-        frames = self.den.features.decode(bounded, phase_from=spec)  # (C, F, k) complex
-        ytmp = np.fft.irfft(frames, n=self._n_fft, axis=1) * self._window[None, :, None]
-        # Overlap-add frames f0..f0+k-1 at padded positions t * hop. Cut every frame into
-        # hop-long pieces (zero-padding the last): piece r of consecutive frames tiles one
-        # contiguous stretch, so R = ceil(n_fft / hop) slice additions do the whole block.
-        hop, pieces = self._hop, -(-self._n_fft // self._hop)
-        first = self._f0 * hop - self._o0
-        need = first + (k - 1 + pieces) * hop
-        if need > self._env.shape[0]:
-            grow = need - self._env.shape[0]
-            self._ola = np.concatenate([self._ola, np.zeros((self.channels, grow))], axis=1)
-            self._env = np.concatenate([self._env, np.zeros(grow)])
-        pad = pieces * hop - self._n_fft
-        ytmp = np.pad(ytmp, ((0, 0), (0, pad), (0, 0)))
-        sq = np.pad(self._window.astype(np.float64) ** 2, (0, pad))
-        for r in range(pieces):
-            a = first + r * hop
-            piece = ytmp[:, r * hop:(r + 1) * hop, :]           # (C, hop, k)
-            self._ola[:, a:a + k * hop] += piece.transpose(0, 2, 1).reshape(self.channels, -1)
-            self._env[a:a + k * hop] += np.tile(sq[r * hop:(r + 1) * hop], k)
+        self._istft.push(self.den.features.decode(bounded, phase_from=spec))  # (C, F, k)
         self._feats = self._feats[:, :, k:]
         self._spec = self._spec[:, :, k:]
         self._acc = self._acc[:, :, k:]
         self._norm = self._norm[k:]
         self._f0 += k
-
-    def _synthesized(self, *, last: bool) -> np.ndarray:
-        """Hand out the output samples no later frame adds to: ``(channels, n)`` float64."""
-        # Padded samples before the next frame's start are final (all of them at the end).
-        final = self._o0 + self._env.shape[0] if last else self._f0 * self._hop
-        stop = min(final, self._half + self._m_total)  # padded index past the last real sample
-        begin = max(self._o0, self._half + self._emitted)
-        if stop <= begin:
-            return np.zeros((self.channels, 0))
-        a, b = begin - self._o0, stop - self._o0
-        env = self._env[a:b]
-        y = self._ola[:, a:b].copy()
-        nz = env > np.finfo(np.float32).tiny
-        y[:, nz] /= env[nz]
-        self._emitted += b - a
-        self._ola = self._ola[:, b:]
-        self._env = self._env[b:]
-        self._o0 = stop
-        return y

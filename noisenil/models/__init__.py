@@ -1,18 +1,32 @@
-"""Model families as Keras Tuner HyperModels, and their registry.
+"""Stage 3, models: layers, losses, metrics, the family architectures, saving and loading.
 
-``get_hypermodel(name, **overrides)`` and ``list_models()``; each family module registers itself
-on import. Inference needs none of this: a saved ``.keras`` model reloads with
-``keras.saving.load_model`` once :mod:`noisenil.models.layers` and :mod:`noisenil.models.metrics` are imported.
+- architectures (bodies): plain builders returning uncompiled ``keras.Model`` s
+  (:mod:`.dncnn`, :mod:`.unet`, :mod:`.resnet_unet`, :mod:`.two_stage_unet`);
+- :mod:`.compile`: the shared compile step; :mod:`.saving`: ``.keras`` files that carry their
+  configuration, the one loader (``safe_mode=True``) and the shipped-model names;
+- :mod:`.hypermodels`: the Keras Tuner HyperModels and the registry, ``get_hypermodel(name)``
+  and ``list_models()``, offered here lazily so that loading a saved model never imports
+  keras_tuner.
 """
 
-from noisenil.models import dncnn, resnet_unet, two_stage_unet, unet  # noqa: F401  (registers the families)
-from noisenil.models.hypermodels.base import DenoiserHyperModel, compile_denoiser
-from noisenil.models.hypermodels.registry import (
-                                      get_hypermodel,
-                                      hypermodel_from_config,
-                                      list_models,
-                                      register_model,
-)
+from __future__ import annotations
 
-__all__ = ["DenoiserHyperModel", "compile_denoiser", "get_hypermodel", "hypermodel_from_config",
-           "list_models", "register_model"]
+import importlib
+from typing import Any
+
+_LAZY = {
+    "DenoiserHyperModel": "noisenil.models.hypermodels",
+    "get_hypermodel": "noisenil.models.hypermodels",
+    "hypermodel_from_config": "noisenil.models.hypermodels",
+    "list_models": "noisenil.models.hypermodels",
+    "register_model": "noisenil.models.hypermodels",
+    "compile_denoiser": "noisenil.models.compile",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'noisenil.models' has no attribute {name!r}")

@@ -30,8 +30,6 @@ from keras import layers
 
 from noisenil.errors import ConfigError
 from noisenil.models.layers import CropToReference, PadToMultiple
-from noisenil.models.hypermodels.base import DenoiserHyperModel
-from noisenil.models.hypermodels.registry import register_model
 
 #: keras.applications constructor, skip features (shallow to deep) and bottleneck per backbone.
 ENCODER_FEATURES = {
@@ -152,20 +150,3 @@ def build_resnet_unet(*, channels: int = 1, backbone: str = "resnet101",
                      dropout=dropout)
     x = layers.Conv2D(channels, 1, activation=output_activation, name="clean")(x)
     return keras.Model(inputs, CropToReference(name="crop")([x, inputs]), name="resnet_unet")
-
-
-@register_model("resnet_unet")
-class ResNetUNetHyperModel(DenoiserHyperModel):
-    """Search space of seed 002: decoder widths, dropout, learning rate, encoder freezing."""
-
-    builder = staticmethod(build_resnet_unet)
-    options = {"backbone": "resnet101", "weights": None, "output_activation": "linear"}
-    tiny = {"backbone": "resnet50", "decoder_filters": 4}
-
-    def search_space(self, hp):
-        return dict(
-            decoder_filters=hp.Choice("decoder_filters", [8, 16, 32], default=16),
-            dropout=hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.0),
-            freeze_epochs=hp.Choice("freeze_epochs", [0, 2, 5], default=0),
-            learning_rate=hp.Float("learning_rate", 1e-5, 1e-2, sampling="log", default=1e-3),
-        )

@@ -30,8 +30,6 @@ import keras
 from keras import layers
 
 from noisenil.models.layers import CropToReference, FrequencyEmbedding, PadToMultiple, SupervisedAttention
-from noisenil.models.hypermodels.base import DenoiserHyperModel
-from noisenil.models.hypermodels.registry import register_model
 from noisenil.models.staged_model import StagedModel
 
 
@@ -106,20 +104,3 @@ def build_two_stage_unet(*, channels: int = 1, depth: int = 4, filters: int = 32
     outputs = [CropToReference(name="clean")([clean, inputs]),
                CropToReference(name="stage1")([stage1, inputs])]
     return StagedModel(inputs, outputs, name="two_stage_unet")
-
-
-@register_model("two_stage_unet")
-class TwoStageUNetHyperModel(DenoiserHyperModel):
-    """Search space: depth, base filters, width growth per scale, learning rate."""
-
-    builder = staticmethod(build_two_stage_unet)
-    tiny = {"depth": 2, "filters": 4}
-    adam_betas = (0.5, 0.9)
-
-    def search_space(self, hp):
-        return dict(
-            depth=hp.Int("depth", 3, 5, default=4),
-            filters=hp.Choice("filters", [16, 24, 32, 48], default=32),
-            growth=hp.Choice("growth", [1.5, 2.0], default=2.0),
-            learning_rate=hp.Float("learning_rate", 1e-5, 1e-3, sampling="log", default=1e-4),
-        )

@@ -36,3 +36,8 @@ def default_model_path() -> Path:
 def model_card_path() -> Path:
     """Path of the default model's model card (Markdown)."""
     return _HERE / "MODEL_CARD.md"
+
+
+def shipped_models() -> dict[str, Path]:
+    """The models shipped with the package, by the name ``--model`` accepts."""
+    return {"default": _HERE / DEFAULT_MODEL}

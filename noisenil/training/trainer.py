@@ -33,8 +33,8 @@ import keras
 import keras_tuner as kt
 
 from noisenil.config import Config, load_config, save_config
-from noisenil.inference.denoiser import embed_config
-from noisenil.errors import ConfigError
+from noisenil.models.saving import embed_config, load_model
+from noisenil.errors import ConfigError, NoiseNilError
 from noisenil.models import hypermodel_from_config
 
 logger = logging.getLogger(__name__)
@@ -217,21 +217,65 @@ def _read_history(path: Path) -> dict[str, list[float]]:
     return {str(c): frame[c].astype(float).tolist() for c in frame.columns if c != "epoch"}
 
 
-def _differing_section(before: Config, cfg: Config, sections: tuple[str, ...]) -> str | None:
-    """The first of ``sections`` in which ``before`` and ``cfg`` differ, or ``None``."""
-    return next((s for s in sections if getattr(before, s) != getattr(cfg, s)), None)
+#: Mappings that :func:`differing_setting` compares as one value: their keys are names (models,
+#: hyperparameters), not settings.
+WHOLE_SETTINGS = ("tune.hparams", "tune.space", "model.hparams")
+
+
+def _settings(data: dict, prefix: str = "") -> dict[str, Any]:
+    """A ``Config.to_dict()`` flattened to dotted keys (``train.epochs``)."""
+    out = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value and name not in WHOLE_SETTINGS:
+            out.update(_settings(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def differing_setting(before: Config, cfg: Config, sections: tuple[str, ...] | None = None, *,
+                      ignore: frozenset[str] = frozenset()) -> tuple[str, Any, Any] | None:
+    """The first setting in which ``before`` (a saved job's configuration) and ``cfg`` differ.
+
+    The one "is this the same job?" comparison: resuming a training run, continuing a tuning
+    experiment and fine-tuning from a saved model each call it with their own rule.
+
+    Args:
+        before: The configuration the job was started with.
+        cfg: The configuration now.
+        sections: The sections compared, in this order (default: every section, in the order
+            of ``Config``).
+        ignore: Dotted keys that may differ (``train.epochs``).
+
+    Returns:
+        ``(dotted key, its value in before, its value in cfg)``, or ``None`` where they agree.
+    """
+    old, new = _settings(before.to_dict()), _settings(cfg.to_dict())
+    keys = list(new) if sections is None else [
+        k for s in sections for k in new if k == s or k.startswith(s + ".")]
+    for key in keys:
+        if key not in ignore and old.get(key) != new[key]:
+            return key, old.get(key), new[key]
+    return None
+
+
+def saved_difference(folder: Path, cfg: Config, sections: tuple[str, ...] | None = None, *,
+                     ignore: frozenset[str] = frozenset()) -> tuple[str, Any, Any] | None:
+    """:func:`differing_setting` against ``folder/config.yaml``; ``None`` where there is none."""
+    saved = Path(folder) / "config.yaml"
+    if not saved.exists():
+        return None
+    return differing_setting(load_config(saved), cfg, sections, ignore=ignore)
 
 
 def _check_same_run(cfg: Config, run_dir: Path) -> None:
-    saved = run_dir / "config.yaml"
-    if not saved.exists():
-        return
-    section = _differing_section(load_config(saved), cfg, ("model", "features", "stft", "patches"))
-    if section is not None:
+    found = saved_difference(run_dir, cfg, ("model", "features", "stft", "patches"))
+    if found is not None:
         raise ConfigError(
-            f"train.run_dir={str(run_dir)!r}: holds a run with a different '{section}' "
-            f"section; resume it with the same config or choose another train.run_dir",
-            key="train.run_dir")
+            f"train.run_dir={str(run_dir)!r}: holds a run with a different "
+            f"'{found[0].split('.')[0]}' section; resume it with the same config or choose "
+            f"another train.run_dir", key="train.run_dir")
 
 
 def initial_weights(cfg: Config) -> list | None:
@@ -244,20 +288,17 @@ def initial_weights(cfg: Config) -> list | None:
     source = cfg.train.init_from
     if not source:
         return None
-    from noisenil.inference.denoiser import model_config
+    from noisenil.models.saving import model_config, resolve_model
 
-    if source == "default":
-        from noisenil.pretrained import default_model_path
-
-        path = default_model_path()
-    else:
-        path = Path(source)
-    if not path.is_file():
-        raise ConfigError(f"train.init_from={source!r}: no such file", key="train.init_from")
+    try:
+        path = resolve_model(source, key="train.init_from")
+    except NoiseNilError as err:
+        raise ConfigError(str(err), key="train.init_from") from err
     before, where = model_config(path)
     if where != "defaults":
-        section = _differing_section(before, cfg, ("stft", "features"))
-        if section is not None:
+        found = differing_setting(before, cfg, ("stft", "features"))
+        if found is not None:
+            section = found[0].split(".")[0]
             raise ConfigError(
                 f"train.init_from={source!r}: was trained with a different '{section}' "
                 f"section ({getattr(before, section)}, config: {getattr(cfg, section)}); "
@@ -268,10 +309,9 @@ def initial_weights(cfg: Config) -> list | None:
                 f"{before.audio.sample_rate}, config: {cfg.audio.sample_rate}",
                 key="train.init_from")
     try:
-        model = keras.saving.load_model(path, compile=False)
-    except (ValueError, OSError, TypeError) as err:
-        raise ConfigError(f"train.init_from={source!r}: not a loadable .keras model ({err})",
-                          key="train.init_from") from err
+        model = load_model(path, key="train.init_from")
+    except NoiseNilError as err:
+        raise ConfigError(str(err), key="train.init_from") from err
     return model.get_weights()
 
 
@@ -352,7 +392,7 @@ def train(cfg: Config, *, run_dir: str | os.PathLike | None = None, progress: bo
     with precision_policy(t.precision), scope:
         if done:
             logger.info("resuming %s after epoch %d of %d", run_dir, done, t.epochs)
-            model = keras.saving.load_model(run_dir / "last.keras")
+            model = load_model(run_dir / "last.keras", compile=True, key="run_dir")
             hypermodel.declare(hp)  # the same hyperparameters, for fit()
         else:
             model = hypermodel.build(hp)

@@ -1,4 +1,5 @@
-"""The HTML half of :mod:`noisenil.evaluation.report.writer`: one self-contained ``report.html``.
+"""The HTML half of a report (see :mod:`noisenil.evaluation.report.writer`): one
+self-contained ``report.html``.
 
 PNGs and WAVs are inlined as base64 ``data:`` URIs; CSS and the small script that sorts the
 comparison table by any column are inline too, so the file references no other file and no URL.
@@ -13,10 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from noisenil.evaluation.report.plots import metric_label
-from noisenil.evaluation.quality import METRIC_INFO
-from noisenil.evaluation.report.writer import (_BEST_HEADERS, KIND_LEGEND, _best_rows, _best_table_rows, _caption,
-                             _Column, _Content, _finite, _slug, _times_real_time, format_value)
+from noisenil.evaluation.quality import METRIC_INFO, metric_label
+from noisenil.evaluation.report.audio import slug
+from noisenil.evaluation.report.content import ReportContent
+from noisenil.evaluation.report.tables import (BEST_HEADERS, KIND_LEGEND, Column, best_rows,
+                                               best_table_rows, finite, format_value,
+                                               plot_caption, times_real_time)
 
 _CSS = """
 :root{--fg:#1f2328;--muted:#59636e;--line:#d8dee4;--head:#f1f3f5;--zebra:#f8f9fb;--best:#dff3e4}
@@ -101,7 +104,7 @@ def _data_uri(path: Path, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
 
 
-def _html_comparison(table: pd.DataFrame, columns: Sequence[_Column]) -> list[str]:
+def _html_comparison(table: pd.DataFrame, columns: Sequence[Column]) -> list[str]:
     out = ['<div class="scroll"><table class="sortable comparison" id="comparison">',
            "<thead><tr>",
            '<th class="sort l" data-col="0" data-first="asc">method</th>',
@@ -109,22 +112,22 @@ def _html_comparison(table: pd.DataFrame, columns: Sequence[_Column]) -> list[st
     out += [f'<th class="sort" data-col="{i + 2}" data-first="{c.first_sort}">{_e(c.header)}'
             f'<span class="unit">{_e(c.unit)}</span></th>' for i, c in enumerate(columns)]
     out.append("</tr></thead><tbody>")
-    best = {c.key: _best_rows(table, c.key) for c in columns if c.is_metric}
+    best = {c.key: best_rows(table, c.key) for c in columns if c.is_metric}
     for i, row in table.iterrows():
         kind = str(row["kind"])
         cells = [f'<td class="l">{_e(row["method"])}</td>',
-                 f'<td class="l"><span class="kind kind-{_e(_slug(kind))}">{_e(kind)}</span></td>']
+                 f'<td class="l"><span class="kind kind-{_e(slug(kind))}">{_e(kind)}</span></td>']
         for c in columns:
-            v = _finite(row[c.key])  # the ranked value: sort key and highlight
+            v = finite(row[c.key])  # the ranked value: sort key and highlight
             if c.is_metric:
                 shown = c.score or c.delta
                 text = _e(format_value(shown, row[shown]))
-                if c.score and c.delta and _finite(row[c.delta]) is not None:
+                if c.score and c.delta and finite(row[c.delta]) is not None:
                     text += f'<span class="sub">Δ {_e(format_value(c.delta, row[c.delta]))}</span>'
             else:
                 text = _e(format_value(c.key, v))
                 if c.key == "rtf" and v is not None:
-                    text += f'<span class="sub">{_e(_times_real_time(v))}</span>'
+                    text += f'<span class="sub">{_e(times_real_time(v))}</span>'
             if text == "—":
                 cells.append('<td class="na" data-v="">—</td>')
                 continue
@@ -151,7 +154,7 @@ def _html_simple_table(headers: Sequence[str], rows: Sequence[Sequence[str]], al
     return out
 
 
-def _html_legend(c: _Content) -> list[str]:
+def _html_legend(c: ReportContent) -> list[str]:
     out = ["<h2>How to read it</h2>", '<dl class="legend">']
     for kind, text in KIND_LEGEND.items():
         out.append(f'<dt><span class="kind kind-{kind}">{kind}</span></dt><dd>{_e(text)}</dd>')
@@ -171,7 +174,7 @@ def _html_legend(c: _Content) -> list[str]:
     return out
 
 
-def _html_audio(c: _Content) -> list[str]:
+def _html_audio(c: ReportContent) -> list[str]:
     """Players: one column per example, one row per signal (a row per method stays narrow)."""
     kinds = dict(zip(c.table["method"], c.table["kind"], strict=True))
     kinds.update(noisy="input")
@@ -183,7 +186,7 @@ def _html_audio(c: _Content) -> list[str]:
     out.append("</tr></thead><tbody>")
     for n in c.signal_order:
         kind = kinds.get(n, "")
-        tag = (f' <span class="kind kind-{_e(_slug(kind))}">{_e(kind)}</span>'
+        tag = (f' <span class="kind kind-{_e(slug(kind))}">{_e(kind)}</span>'
                if kind in KIND_LEGEND else "")
         cells = [f'<td class="l">{_e(n)}{tag}</td>']
         for ex, paths in zip(c.audio, c.audio_paths, strict=True):
@@ -198,7 +201,8 @@ def _html_audio(c: _Content) -> list[str]:
     return out
 
 
-def render_html(c: _Content) -> str:
+def render_html(c: ReportContent) -> str:
+    """The text of ``report.html``: one file, every figure and WAV inlined."""
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>{_e(c.title)}</title>", f"<style>{_CSS}</style></head><body><main>",
@@ -216,7 +220,7 @@ def render_html(c: _Content) -> str:
     out += _html_legend(c)
     if not c.best.empty:
         out.append("<h2>Best model per metric</h2>")
-        out += _html_simple_table(_BEST_HEADERS, _best_table_rows(c.best), "llrlrc",
+        out += _html_simple_table(BEST_HEADERS, best_table_rows(c.best), "llrlrc",
                                   "best-per-metric")
     if c.headline is not None:
         col, snr_headers, rows = c.headline
@@ -228,7 +232,7 @@ def render_html(c: _Content) -> str:
     if c.plots:
         out += ["<h2>Metrics vs input SNR</h2>", '<div class="figs">']
         for key, path in c.plots.items():
-            cap = _caption(key)
+            cap = plot_caption(key)
             out.append(f'<figure><img alt="{_e(cap)}" src="{_data_uri(path, "image/png")}">'
                        f"<figcaption>{_e(cap)}</figcaption></figure>")
         out.append("</div>")
@@ -241,7 +245,3 @@ def render_html(c: _Content) -> str:
         out += _html_audio(c)
     out += [f"<script>{_SORT_SCRIPT}</script>", "</main></body></html>", ""]
     return "\n".join(out)
-
-
-# --- entry point ------------------------------------------------------------------------------
-

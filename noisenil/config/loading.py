@@ -1,0 +1,198 @@
+"""The whole :class:`Config`, and how it is loaded: YAML files with ``extends:`` chains,
+``key=value`` overrides, type checks against the dataclass fields, and saving."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from noisenil.config.runs import ModelConfig, TrainConfig, TuneConfig
+from noisenil.config.sections import (
+    AudioConfig,
+    AugmentConfig,
+    DataConfig,
+    FeatureConfig,
+    PatchConfig,
+    StftConfig,
+)
+from noisenil.config.validate import choice, fail, is_number, mapping, unknown
+
+
+@dataclass
+class Config:
+    """The whole configuration. Sections are documented on their own classes."""
+
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    stft: StftConfig = field(default_factory=StftConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    patches: PatchConfig = field(default_factory=PatchConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self):
+        if self.patches.height > self.stft.n_bins:
+            fail("patches.height", self.patches.height,
+                 f"exceeds the {self.stft.n_bins} frequency bins of stft.n_fft={self.stft.n_fft}")
+
+    def to_dict(self) -> dict:
+        """A plain nested dict (YAML-safe) of every key."""
+        return dataclasses.asdict(self)
+
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    """Check ``value`` against the type ``hint``; return it (ints widened to float)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union or type(hint).__name__ == "UnionType":
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, key)
+    if origin is Literal:
+        return choice(key, value, args)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            fail(key, value, "must be a list")
+        return [_coerce(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if hint is dict or origin is dict:
+        return copy.deepcopy(dict(mapping(key, value)))
+    if hint is bool:
+        if not isinstance(value, bool):
+            fail(key, value, "must be true or false")
+        return value
+    if hint is int:
+        if not (is_number(value) and isinstance(value, int)):
+            fail(key, value, "must be an integer")
+        return value
+    if hint is float:
+        if not (is_number(value) and isinstance(value, (int, float))):
+            fail(key, value, "must be a number")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            fail(key, value, "must be a string")
+        return value
+    raise TypeError(f"unsupported config type {hint!r} for {key}")  # a bug in this module
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    mapping(prefix or "config", data, "keys to values")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else str(name)
+        if name not in names:
+            unknown(key, name, names, value=value)
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value, key)
+        else:
+            kwargs[name] = _coerce(hint, value, key)
+    return cls(**kwargs)
+
+
+def _merge(base: dict, update: Mapping) -> dict:
+    """Deep-merge ``update`` into a copy of ``base`` (mappings merge, everything else replaces)."""
+    out = copy.deepcopy(base)
+    for k, v in update.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def read_yaml(path: str | Path, _seen: tuple = ()) -> dict:
+    """Read a config file, resolving its ``extends:`` chain (relative to the file).
+
+    Raises:
+        ConfigError: The file is missing, not YAML, not a mapping, or extends itself.
+    """
+    path = Path(path).resolve()
+    if path in _seen:
+        fail("extends", str(path), "forms a cycle")
+    if not path.is_file():
+        fail("config", str(path), "file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        fail("config", str(path), f"is not valid YAML ({err})")
+    if not isinstance(data, Mapping):
+        fail("config", str(path), "must hold a mapping of keys to values")
+    parents = data.pop("extends", None) or []
+    merged: dict = {}
+    for parent in [parents] if isinstance(parents, str) else parents:
+        merged = _merge(merged, read_yaml(path.parent / parent, _seen + (path,)))
+    return _merge(merged, data)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``"a.b.c=value"`` into its key path and YAML-parsed value."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        fail("--set", text, "must look like key.subkey=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as err:
+        fail(key, raw, f"is not a YAML value ({err})")
+    return key.split("."), value
+
+
+def apply_overrides(data: dict, overrides: Iterable[str]) -> dict:
+    """Return a copy of ``data`` with every ``key=value`` override set (nested keys created)."""
+    out = copy.deepcopy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = out
+        for i, part in enumerate(path[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                fail(".".join(path[: i + 1]), child, f"is not a section, cannot set {text!r}")
+            node = child
+        node[path[-1]] = value
+    return out
+
+
+def config_from_dict(data: Mapping) -> Config:
+    """Validate a nested dict (missing keys take their defaults) into a :class:`Config`."""
+    return _build(Config, _merge(Config().to_dict(), data), "")
+
+
+def load_config(path: str | Path | None = None, *, overrides: Iterable[str] = ()) -> Config:
+    """Load and validate a configuration.
+
+    Args:
+        path: A YAML file (may ``extends:`` others), or ``None`` for the built-in defaults
+            (identical to ``configs/base.yaml``).
+        overrides: ``"key.subkey=value"`` strings applied last; values are parsed as YAML.
+
+    Returns:
+        The validated :class:`Config`.
+
+    Raises:
+        ConfigError: Unknown key or bad value, naming the dotted key and the value.
+    """
+    data = read_yaml(path) if path is not None else {}
+    return config_from_dict(apply_overrides(data, overrides))
+
+
+def save_config(cfg: Config, path: str | Path) -> Path:
+    """Write the resolved configuration as YAML (so a result can be reproduced)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    return path
