@@ -7,7 +7,7 @@ augmentations), and prints, as the median (min-max) of ``--repeats`` runs:
 - single process: ``PatchDataset.batch`` called in a loop;
 - PyDataset workers: the same dataset consumed by ``keras.Model.predict`` of an identity model,
   with ``workers`` processes (Keras' own enqueuer, as ``fit`` uses it);
-- tf.data: :func:`noisenil.data.datasets.to_tf_dataset` with parallel ``numpy_function`` calls
+- tf.data: :func:`noisenil.data.patch_dataset.to_tf_dataset` with parallel ``numpy_function`` calls
   (TensorFlow backend only).
 
 Usage:
@@ -56,7 +56,8 @@ def main(argv=None) -> int:
     import numpy as np
 
     from noisenil.config import load_config
-    from noisenil.data.datasets import build_datasets, to_tf_dataset
+    from noisenil.data.datasets import build_datasets
+    from noisenil.data.patch_dataset import to_tf_dataset
 
     cfg = load_config(overrides=["data.mode=mixing", f"data.clean_dir={dev / 'speech'}",
                                  f"data.noise_dir={dev / 'noise'}",

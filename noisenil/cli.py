@@ -65,10 +65,10 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from noisenil.training.trainer import train_from_files
+    from noisenil.training.trainer import train
 
-    res = train_from_files(args.config, args.overrides, run_dir=args.run_dir,
-                           progress=not args.quiet)
+    res = train(args.config, overrides=args.overrides, run_dir=args.run_dir,
+                progress=not args.quiet)
     if res.resumed_from:
         print(f"resumed after epoch {res.resumed_from}")
     print(f"{res.epochs_done} epochs; best {res.monitor} {res.best:.3f}")
@@ -77,10 +77,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_tune(args: argparse.Namespace) -> int:
-    from noisenil.tuning.experiment import tune_from_files
+    from noisenil.tuning.experiment import tune
 
-    res = tune_from_files(args.config, args.overrides, experiment=args.experiment,
-                          progress=not args.quiet)
+    res = tune(args.config, overrides=args.overrides, experiment=args.experiment,
+               progress=not args.quiet)
     if res.role == "worker":
         print(f"worker done: the chief writes the results to {res.experiment_dir}")
         return 0
@@ -141,7 +141,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
 
     report = denoise_files(args.inputs, args.output, model=args.model, strength=args.strength,
                            residual=args.residual, overwrite=args.overwrite,
-                           progress=not args.quiet)
+                           progress=not args.quiet, runtime=args.runtime)
     print(report.summary())
     for r in report.results:
         if r.ok:
@@ -222,7 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="audio files or folders")
     p.add_argument("-o", "--output", required=True,
                    help="output folder (layout of input folders kept), or a file for one input")
-    p.add_argument("--model", help="a .keras model (default: the pretrained default model)")
+    p.add_argument("--model", help="a .keras model or a shipped model's name (default: "
+                                   "'default', the pretrained default model)")
+    p.add_argument("--runtime", choices=["auto", "keras", "onnx"], default="auto",
+                   help="what runs the network: auto (default) = the shipped models' ONNX "
+                        "export with onnxruntime, no TensorFlow import; other models by Keras")
     p.add_argument("--strength", type=float, default=1.0,
                    help="0..1: dry/wet mix, 1 = fully denoised (default 1)")
     p.add_argument("--residual", action="store_true",

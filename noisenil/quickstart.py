@@ -195,7 +195,8 @@ def _data_stage(cfg: Config, out: Path, result: QuickstartResult, *, batches: in
                 progress: bool):
     """Build the datasets, time the pipeline, write the split, patches and example mixtures."""
     from noisenil.dsp.audio_io import save_audio
-    from noisenil.data.datasets import MixingSource, build_datasets
+    from noisenil.data.datasets import build_datasets
+    from noisenil.data.sources import MixingSource
     from noisenil.data.manifest import write_split
 
     bundle = build_datasets(cfg, progress=progress)

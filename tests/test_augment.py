@@ -1,6 +1,7 @@
-"""Tests of noisenil.data.augment: a generic contract for every registered augmentation, one property
-test per augmentation with known concrete parameters, spec validation (the schema in
-noisenil.config.augment_schema, and its agreement with the functions) and a speed bound."""
+"""Tests of noisenil.data.augment and noisenil.data.augmenter: a generic contract for every
+registered augmentation, one property test per augmentation with known concrete parameters, spec
+validation (the schema in noisenil.config.augment_schema, and its agreement with the functions),
+the Augmenter and a speed bound."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import scipy.signal
 
 from noisenil.config.augment_schema import DEFAULT_GROUPS, GROUPS, SCHEMA, validate_group
 from noisenil.data import augment
-from noisenil.data.augment import AUGMENTATIONS, Augmenter
+from noisenil.data.augmenter import AUGMENTATIONS, Augmenter
 from noisenil.errors import AudioError, ConfigError
 
 SR = 16000

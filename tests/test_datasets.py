@@ -7,7 +7,9 @@ import pytest
 import soundfile as sf
 
 from noisenil.config import load_config
-from noisenil.data.datasets import AudioStore, MixingSource, build_datasets
+from noisenil.data.audio_store import AudioStore
+from noisenil.data.datasets import build_datasets
+from noisenil.data.sources import MixingSource
 from noisenil.errors import DatasetError
 from noisenil.dsp.features import segment_samples
 from noisenil.data.mixing import snr_db

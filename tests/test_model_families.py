@@ -104,6 +104,23 @@ def test_resnet_encoder_exposes_the_named_skips_at_the_right_scales(backbone):
                          "conv4_block23_out")
 
 
+def test_resnet_unet_takes_an_injected_encoder_with_its_skip_names():
+    """Any image model with layers at 1/2 ... 1/32 resolution: here the tiny ResNet, named."""
+    from noisenil.models.resnet_unet import build_resnet_unet, build_tiny_resnet
+
+    _, skips, bottleneck = ENCODER_FEATURES["resnet_tiny"]
+    model = build_resnet_unet(encoder=build_tiny_resnet(4), skips=skips, bottleneck=bottleneck,
+                              decoder_filters=2)
+    assert model.get_layer("encoder").output[bottleneck].shape[-1] == 64  # 16 x 4 filters
+    x = batch((1, 40, 24, 1))
+    assert tuple(model(x).shape) == (1, 40, 24, 1)
+    with pytest.raises(ConfigError, match=r"encoder skips \['conv9_out'\]: not layers"):
+        build_resnet_unet(encoder=build_tiny_resnet(4), skips=("conv9_out",),
+                          bottleneck=bottleneck)
+    with pytest.raises(ConfigError, match="without skips and bottleneck"):
+        build_resnet_unet(encoder=build_tiny_resnet(4))
+
+
 def test_resnet_unet_rejects_unknown_backbones_and_missing_weights(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="model.backbone='resnet18'"):
         get_hypermodel("resnet_unet", backbone="resnet18").build(kt.HyperParameters())
@@ -117,11 +134,11 @@ def test_resnet_unet_rejects_unknown_backbones_and_missing_weights(tmp_path, mon
 
 
 def test_resnet_unet_loads_local_encoder_weights(tmp_path):
-    source = build_resnet_encoder("resnet50")
+    source = build_resnet_encoder("resnet_tiny")
     source.set_weights([w + 0.01 for w in source.get_weights()])
-    path = tmp_path / "resnet50_notop.weights.h5"
+    path = tmp_path / "resnet_tiny_notop.weights.h5"
     keras.Model(source.input, source.output).save_weights(path)
-    model = get_hypermodel("resnet_unet", backbone="resnet50", weights=str(path),
+    model = get_hypermodel("resnet_unet", backbone="resnet_tiny", weights=str(path),
                            decoder_filters=4).build(kt.HyperParameters())
     loaded = model.get_layer("encoder").get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(loaded, source.get_weights()))
@@ -129,7 +146,7 @@ def test_resnet_unet_loads_local_encoder_weights(tmp_path):
 
 def test_resnet_unet_freezes_the_encoder_for_the_first_epochs():
     keras.utils.set_random_seed(0)
-    hm = get_hypermodel("resnet_unet", backbone="resnet50", decoder_filters=4, freeze_epochs=1)
+    hm = get_hypermodel("resnet_unet", backbone="resnet_tiny", decoder_filters=4, freeze_epochs=1)
     hp = kt.HyperParameters()
     model = hm.build(hp)
     encoder, decoder_conv = model.get_layer("encoder"), model.get_layer("dec4_conv0")

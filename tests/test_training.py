@@ -13,7 +13,9 @@ from conftest import PROJECT_ROOT, run_on_two_logical_cpus
 from noisenil.cli import main
 from noisenil.config import load_config
 from noisenil.errors import ConfigError
-from noisenil.training.trainer import precision_policy, step_decay, train
+from noisenil.training.callbacks import step_decay
+from noisenil.training.strategy import precision_policy
+from noisenil.training.trainer import train
 
 DEBUG = str(PROJECT_ROOT / "configs" / "debug.yaml")
 
@@ -53,6 +55,24 @@ def test_rerun_resumes_after_the_last_epoch_with_optimizer_state(demo_dir, tmp_p
     with pytest.raises(ConfigError, match="train.run_dir=.*different 'model' section"):
         train(debug_cfg(demo_dir, run, "model.name=dncnn", "model.hparams={depth: 3}"),
               progress=False)
+
+
+def test_a_config_path_with_overrides_trains_as_the_loaded_config_does(demo_dir, tmp_path):
+    tiny = [f"data.demo_dir={demo_dir}", "train.tensorboard=false", "train.epochs=1",
+            "data.train_patches=8", "data.val_patches=4"]  # 2 training steps, 1 validation
+    from_path = train(DEBUG, overrides=tiny, run_dir=tmp_path / "path", progress=False)
+    loaded = train(load_config(DEBUG, overrides=tiny), run_dir=tmp_path / "cfg", progress=False)
+    assert (from_path.epochs_done, from_path.resumed_from) == (1, 0)
+    assert load_config(tmp_path / "path" / "config.yaml") == load_config(
+        DEBUG, overrides=[*tiny, f"train.run_dir={tmp_path / 'path'}"])
+    assert sorted(from_path.history) == sorted(loaded.history)
+    for key, values in loaded.history.items():  # same seed, same data: the same run
+        assert from_path.history[key] == pytest.approx(values, rel=1e-3), key
+    with pytest.raises(ConfigError, match=r"train.epochs=1: overrides apply to a config file.*"
+                                          r"load_config") as err:
+        train(load_config(DEBUG), overrides=["train.epochs=1"], run_dir=tmp_path / "no",
+              progress=False)
+    assert err.value.key == "train.epochs" and not (tmp_path / "no").exists()
 
 
 def test_step_schedule_divides_the_learning_rate(demo_dir, tmp_path):

@@ -26,6 +26,7 @@ Example:
 from noisenil.config.loading import (
     Config,
     apply_overrides,
+    as_config,
     config_from_dict,
     load_config,
     parse_override,
@@ -44,7 +45,7 @@ from noisenil.config.sections import (
 
 __all__ = [
     "AudioConfig", "AugmentConfig", "Config", "DataConfig", "FeatureConfig", "ModelConfig",
-    "PatchConfig", "StftConfig", "TrainConfig", "TuneConfig", "apply_overrides",
+    "PatchConfig", "StftConfig", "TrainConfig", "TuneConfig", "apply_overrides", "as_config",
     "config_from_dict", "load_config", "metric_direction", "parse_override", "read_yaml",
     "save_config",
 ]

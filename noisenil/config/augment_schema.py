@@ -1,9 +1,9 @@
 """The augmentation schema: names, parameters, ranges, allowed groups, defaults and validation.
 
 This is what the ``augment`` section of a configuration may hold. The signal functions (one
-``<name>`` and one ``draw_<name>`` per entry of :data:`SCHEMA`) and the :class:`Augmenter` that
-runs them live in :mod:`noisenil.data.augment`, which builds its registry from this schema (a test
-keeps the two in step). Keeping the schema here lets :mod:`noisenil.config` validate a
+``<name>`` and one ``draw_<name>`` per entry of :data:`SCHEMA`) live in
+:mod:`noisenil.data.augment`; the registry built from this schema and the ``Augmenter`` that runs
+them live in :mod:`noisenil.data.augmenter` (a test keeps schema and functions in step). Keeping the schema here lets :mod:`noisenil.config` validate a
 configuration without importing any signal-processing code (no numpy, no scipy).
 
 Groups: ``clean`` is applied to the clean signal (so the target sees it), ``noise`` to the noise

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from noisenil.config.sections import (
     StftConfig,
 )
 from noisenil.config.validate import choice, fail, is_number, mapping, unknown
+from noisenil.errors import ConfigError
 
 
 @dataclass
@@ -188,6 +190,40 @@ def load_config(path: str | Path | None = None, *, overrides: Iterable[str] = ()
     """
     data = read_yaml(path) if path is not None else {}
     return config_from_dict(apply_overrides(data, overrides))
+
+
+def as_config(cfg: Config | str | os.PathLike | None, overrides: Iterable[str] = ()) -> Config:
+    """A :class:`Config` from what the entry points accept: a Config, a YAML path, or ``None``.
+
+    :func:`~noisenil.training.trainer.train` and :func:`~noisenil.tuning.experiment.tune` take
+    their configuration through this.
+
+    Args:
+        cfg: A :class:`Config` (returned as it is), a YAML file, or ``None`` for the built-in
+            defaults.
+        overrides: ``"key.subkey=value"`` strings for :func:`load_config`; only with a path or
+            ``None``.
+
+    Returns:
+        The validated :class:`Config`.
+
+    Raises:
+        ConfigError: Overrides given with a :class:`Config` (naming the first override's key),
+            something that is neither a config nor a path, or what :func:`load_config` raises.
+    """
+    overrides = list(overrides)
+    if isinstance(cfg, Config):
+        if overrides:
+            key = ".".join(parse_override(overrides[0])[0])
+            raise ConfigError(
+                f"{overrides[0]}: overrides apply to a config file (or None, the defaults), not "
+                f"to a loaded Config; pass the path with them, or apply them with "
+                f"load_config(path, overrides=[...])", key=key)
+        return cfg
+    if cfg is None or isinstance(cfg, (str, os.PathLike)):
+        return load_config(cfg, overrides=overrides)
+    raise ConfigError(f"config: got a {type(cfg).__name__}; expected a Config, the path of a "
+                      f"YAML file, or None for the defaults", key="config")
 
 
 def save_config(cfg: Config, path: str | Path) -> Path:

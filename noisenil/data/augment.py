@@ -10,17 +10,17 @@ run in three groups:
   (coloured noise, hiss, clicks, thumps, rumble, 78-rpm periodicity) are added.
 * ``mixture``: applied to the network input only, after mixing; the model learns to undo them.
 
+This module holds the signal functions (and :func:`load_ir`, which reads impulse-response files).
 The schema (names, parameters, ranges, allowed groups, defaults, ``validate_group``) lives in
-:mod:`noisenil.config.augment_schema`, so configurations validate without this module; here are
-the signal functions and the registry :data:`AUGMENTATIONS`, which pairs each schema entry with its
-functions.
+:mod:`noisenil.config.augment_schema`, so configurations validate without this module; the
+registry :data:`~noisenil.data.augmenter.AUGMENTATIONS`, which pairs each schema entry with its
+functions, and the :class:`~noisenil.data.augmenter.Augmenter` that applies a group spec live in
+:mod:`noisenil.data.augmenter`.
 
 Each augmentation is split in two: ``draw_<name>(rng, **spec) -> dict`` draws concrete parameters
 from the configured ``[low, high]`` ranges, and ``<name>(x, sr, rng, **concrete)`` applies them.
 Given concrete parameters the result is fixed except for random *content* (noise samples, event
-times) taken from ``rng``, so properties can be tested with known values. :class:`Augmenter`
-applies a validated group spec in registry order, each augmentation with its probability ``p``;
-a spec lists the augmentations to run (unlisted ones are off), ``DEFAULT_GROUPS`` lists them all.
+times) taken from ``rng``, so properties can be tested with known values.
 
 Conventions: audio is 1-D float32 mono at sample rate ``sr`` (Hz), nominally in [-1, 1]; dBFS is the
 RMS level relative to full scale 1.0. Every function returns a new float32 array of the input's
@@ -29,29 +29,16 @@ length and never modifies its input.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.fft
 import scipy.signal
 
-from noisenil.config.augment_schema import (  # noqa: F401  (schema names re-exported here)
-    COLORS,
-    DEFAULT_GROUPS,
-    GROUPS,
-    SCHEMA,
-    AugmentationSchema,
-    Param,
-    check_sample_rate,
-    list_ir_files,
-    validate_group,
-)
+from noisenil.config.augment_schema import COLORS, list_ir_files
 from noisenil.config.validate import choice, number
 from noisenil.data.mixing import power as _power
 from noisenil.errors import AudioError, ConfigError
@@ -374,85 +361,3 @@ def draw_periodicity(rng: np.random.Generator, *, period_s, depth, click_amplitu
     """``period_s`` (s), ``depth`` and ``click_amplitude`` uniform; ``phase`` uniform in [0, 1)."""
     return {"period_s": _uniform(rng, period_s), "depth": _uniform(rng, depth),
             "phase": float(rng.uniform()), "click_amplitude": _uniform(rng, click_amplitude)}
-
-
-# ---------------------------------------------------------------------------------- registry
-@dataclass(frozen=True)
-class Augmentation(AugmentationSchema):
-    """A registered augmentation: its schema (name, parameters, groups) plus apply and draw."""
-
-    apply: Callable[..., np.ndarray]
-    draw: Callable[..., dict]
-
-
-_FUNCTIONS: dict[str, tuple[Callable[..., np.ndarray], Callable[..., dict]]] = {
-    "volume": (volume, draw_volume),
-    "time_shift": (time_shift, draw_time_shift),
-    "reverb": (reverb, draw_reverb),
-    "colored_noise": (colored_noise, draw_colored_noise),
-    "hiss": (hiss, draw_hiss),
-    "clicks": (clicks, draw_clicks),
-    "thumps": (thumps, draw_thumps),
-    "rumble": (rumble, draw_rumble),
-    "periodicity": (periodicity, draw_periodicity),
-    "lowpass": (lowpass, draw_lowpass),
-    "clipping": (clipping, draw_clipping),
-}
-
-#: Registered augmentations, in the schema's (application) order.
-AUGMENTATIONS: dict[str, Augmentation] = {
-    name: Augmentation(**{f.name: getattr(schema, f.name) for f in dataclasses.fields(schema)},
-                       apply=_FUNCTIONS[name][0], draw=_FUNCTIONS[name][1])
-    for name, schema in SCHEMA.items()
-}
-
-
-class Augmenter:
-    """Applies a validated group spec: each augmentation with probability ``p``, in registry order.
-
-    Args:
-        group: ``"clean"``, ``"noise"`` or ``"mixture"``.
-        spec: The group's spec (see :func:`validate_group`); ``None`` for ``DEFAULT_GROUPS[group]``.
-
-    Attributes:
-        spec: The validated spec.
-        last_params: ``(name, concrete params)`` of each augmentation applied by the last call.
-    """
-
-    def __init__(self, group: str, spec: Mapping | None = None):
-        self.group = group
-        self.spec = validate_group(group, spec)
-        self.last_params: list[tuple[str, dict]] = []
-        self._checked_sr: set[float] = set()
-
-    @property
-    def enabled(self) -> bool:
-        """Whether any augmentation has ``p`` > 0."""
-        return any(entry["p"] > 0 for entry in self.spec.values())
-
-    def _check_sr(self, sr: float) -> None:
-        if sr not in self._checked_sr:
-            check_sample_rate(self.group, self.spec, sr)
-            self._checked_sr.add(sr)
-
-    def __call__(self, x, sr: float, rng: np.random.Generator) -> np.ndarray:
-        """Augments ``x`` (1-D, sample rate ``sr`` Hz); returns a new float32 array of its length.
-
-        Raises:
-            AudioError: ``x`` is not 1-D or holds NaN/Inf.
-            ConfigError: a frequency range reaches ``sr / 2``.
-        """
-        y = source = _audio(x)
-        if not np.isfinite(y).all():
-            raise AudioError("audio contains NaN or Inf")
-        self._check_sr(sr)
-        self.last_params = []
-        for name, entry in self.spec.items():
-            p = entry["p"]
-            if y.size == 0 or p <= 0 or (p < 1 and rng.random() >= p):
-                continue
-            aug = AUGMENTATIONS[name]
-            params = aug.draw(rng, **{k: v for k, v in entry.items() if k != "p"})
-            y = aug.apply(y, sr, rng, **params)
-            self.last_params.append((name, params))
-        return y.copy() if y is source else y

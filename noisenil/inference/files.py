@@ -341,7 +341,7 @@ def _file_bar(src: Path, duration_s: float, progress: bool):
 def denoise_files(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
                   model=None, strength: float = 1.0, residual: bool = False,
                   overwrite: bool = False, block_seconds: float = 10.0,
-                  progress: bool = True) -> DenoiseReport:
+                  progress: bool = True, runtime: str = "auto") -> DenoiseReport:
     """Denoise files and folders (the Python face of ``noisenil denoise``).
 
     Args:
@@ -354,6 +354,8 @@ def denoise_files(inputs: str | Path | Iterable[str | Path], output: str | Path,
         overwrite: Replace existing outputs (and inputs, when the output is the input).
         block_seconds: Seconds read from disk at a time (memory does not depend on file length).
         progress: Progress bars over the files and over each long file.
+        runtime: What runs the network (see
+            :meth:`~noisenil.inference.denoiser.Denoiser.from_file`).
 
     Returns:
         A :class:`DenoiseReport`; a bad file (unreadable, empty, NaN) is reported in it and the
@@ -376,7 +378,7 @@ def denoise_files(inputs: str | Path | Iterable[str | Path], output: str | Path,
     else:
         name = "default" if model is None else model
         path = resolve_model(name)
-        den = Denoiser.from_file(path)
+        den = Denoiser.from_file(path, runtime=runtime)
         label = f"the {name} model ({path.name})" if str(name) in shipped_models() else str(path)
     report = DenoiseReport(model=label)
     bar = None

@@ -32,6 +32,8 @@ from noisenil.errors import ConfigError
 from noisenil.models.layers import CropToReference, PadToMultiple
 
 #: keras.applications constructor, skip features (shallow to deep) and bottleneck per backbone.
+#: ``resnet_tiny`` is :func:`build_tiny_resnet` (no keras.applications model): one residual
+#: block per stage at the same resolutions, for tests and CPU smoke runs.
 ENCODER_FEATURES = {
     "resnet50": ("ResNet50", ("conv1_relu", "conv2_block3_out", "conv3_block4_out",
                               "conv4_block6_out"), "conv5_block3_out"),
@@ -39,7 +41,35 @@ ENCODER_FEATURES = {
                                 "conv4_block23_out"), "conv5_block3_out"),
     "resnet152": ("ResNet152", ("conv1_relu", "conv2_block3_out", "conv3_block8_out",
                                 "conv4_block36_out"), "conv5_block3_out"),
+    "resnet_tiny": ("build_tiny_resnet", ("conv1_relu", "conv2_block1_out", "conv3_block1_out",
+                                          "conv4_block1_out"), "conv5_block1_out"),
 }
+
+
+def build_tiny_resnet(filters: int = 8) -> keras.Model:
+    """A ResNet of one basic residual block per stage, layer names as in keras.applications.
+
+    The stem (7x7 stride-2 conv, ``conv1_relu``, 3x3 stride-2 max pool) and the stages
+    ``conv2`` ... ``conv5`` (1/4 ... 1/32 resolution, ``filters`` x 1, 2, 4, 8, 16 channels) sit
+    where ResNet50's do, so the decoder takes it like any other backbone.
+
+    Returns:
+        Model ``(batch, H, W, 3)`` -> ``(batch, H/32, W/32, 16 * filters)`` (uncompiled).
+    """
+    inputs = keras.Input((None, None, 3), name="rgb")
+    x = layers.Conv2D(filters, 7, strides=2, padding="same", name="conv1_conv")(inputs)
+    x = layers.ReLU(name="conv1_relu")(layers.BatchNormalization(name="conv1_bn")(x))
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_pool")(x)
+    for stage in range(2, 6):
+        width, stride = filters * 2 ** (stage - 1), 1 if stage == 2 else 2
+        name = f"conv{stage}_block1"
+        shortcut = layers.Conv2D(width, 1, strides=stride, name=f"{name}_0_conv")(x)
+        y = layers.Conv2D(width, 3, strides=stride, padding="same", name=f"{name}_1_conv")(x)
+        y = layers.ReLU(name=f"{name}_1_relu")(layers.BatchNormalization(name=f"{name}_1_bn")(y))
+        y = layers.Conv2D(width, 3, padding="same", name=f"{name}_2_conv")(y)
+        y = layers.BatchNormalization(name=f"{name}_2_bn")(y)
+        x = layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
+    return keras.Model(inputs, x, name="resnet_tiny")
 
 
 def imagenet_weights_path(backbone: str) -> str:
@@ -81,10 +111,34 @@ def build_resnet_encoder(backbone: str = "resnet101", weights: str | None = None
         raise ConfigError(f"model.backbone={backbone!r}: choose one of "
                           f"{sorted(ENCODER_FEATURES)}", key="model.backbone")
     constructor, skips, bottleneck = ENCODER_FEATURES[backbone]
-    resnet = getattr(keras.applications, constructor)(
-        include_top=False, weights=_resolve_weights(backbone, weights), input_shape=(None, None, 3))
-    outputs = {name: resnet.get_layer(name).output for name in (*skips, bottleneck)}
-    return keras.Model(resnet.input, outputs, name="encoder")
+    if backbone == "resnet_tiny":
+        resnet = build_tiny_resnet()
+        if weights is not None:
+            resnet.load_weights(_resolve_weights(backbone, weights))
+    else:
+        resnet = getattr(keras.applications, constructor)(
+            include_top=False, weights=_resolve_weights(backbone, weights),
+            input_shape=(None, None, 3))
+    return encoder_features(resnet, (*skips, bottleneck))
+
+
+def encoder_features(model: keras.Model, names: Sequence[str]) -> keras.Model:
+    """Wrap an image model as the ``"encoder"`` sub-model whose outputs are its named layers.
+
+    Args:
+        model: Any functional image model taking ``(batch, H, W, 3)``.
+        names: Layers whose outputs the decoder uses (skips shallow to deep, then bottleneck).
+
+    Raises:
+        ConfigError: A name is not a layer of ``model`` (the message lists a few that are).
+    """
+    known = {layer.name for layer in model.layers}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise ConfigError(f"encoder skips {missing}: not layers of {model.name!r} (it has e.g. "
+                          f"{sorted(known)[:6]})", key="model.backbone")
+    return keras.Model(model.input, {n: model.get_layer(n).output for n in names},
+                       name="encoder")
 
 
 def unet_decoder(features: Mapping[str, keras.KerasTensor], *, skips: Sequence[str],
@@ -123,13 +177,22 @@ def unet_decoder(features: Mapping[str, keras.KerasTensor], *, skips: Sequence[s
 
 def build_resnet_unet(*, channels: int = 1, backbone: str = "resnet101",
                       weights: str | None = None, decoder_filters: int = 16,
-                      dropout: float = 0.0, output_activation: str = "linear") -> keras.Model:
+                      dropout: float = 0.0, output_activation: str = "linear",
+                      encoder: keras.Model | None = None,
+                      skips: Sequence[str] | None = None,
+                      bottleneck: str | None = None) -> keras.Model:
     """ResNet-encoder U-Net.
 
     Args:
         channels: Input and output channels (1 magnitude, 2 complex).
-        backbone: ``"resnet50"``, ``"resnet101"`` (default) or ``"resnet152"``.
+        backbone: ``"resnet50"``, ``"resnet101"`` (default), ``"resnet152"`` or
+            ``"resnet_tiny"`` (:func:`build_tiny_resnet`); ignored when ``encoder`` is given.
         weights: ``None``, ``"imagenet"`` (from the Keras cache) or a weights file path.
+        encoder: An image model to use as the encoder instead of ``backbone`` (as keras-hub's
+            tasks take a backbone), with ``skips`` and ``bottleneck`` naming its layers at
+            1/2, 1/4, 1/8, 1/16 and 1/32 resolution.
+        skips: The encoder's skip layer names, shallow to deep (with ``encoder``).
+        bottleneck: The encoder's deepest layer name (with ``encoder``).
         decoder_filters: Filters of the last decoder stage; each deeper stage doubles them
             (16 gives 256-128-64-32-16).
         dropout: Dropout rate after each decoder stage.
@@ -138,8 +201,14 @@ def build_resnet_unet(*, channels: int = 1, backbone: str = "resnet101",
     Returns:
         Uncompiled model, ``(batch, freq, time, channels)`` -> same shape.
     """
-    encoder = build_resnet_encoder(backbone, weights)
-    _, skips, bottleneck = ENCODER_FEATURES[backbone]
+    if encoder is None:
+        encoder = build_resnet_encoder(backbone, weights)
+        _, skips, bottleneck = ENCODER_FEATURES[backbone]
+    elif skips is None or bottleneck is None:
+        raise ConfigError("encoder given without skips and bottleneck: name its layers at "
+                          "1/2 ... 1/16 and 1/32 resolution", key="model.backbone")
+    else:
+        encoder = encoder_features(encoder, (*skips, bottleneck))
     inputs = keras.Input((None, None, channels), name="noisy")
     x = PadToMultiple(32, name="pad")(inputs)
     copy = np.ones((1, 1, channels, 3), "float32") / channels

@@ -16,11 +16,10 @@ from noisenil.tuning.experiment import (
     load_experiment,
     plan_experiment,
     tune,
-    tune_from_files,
 )
 from noisenil.tuning.records import BestTrial, collect_trials
 from noisenil.tuning.tuners import make_tuner, prune_checkpoints
 
 __all__ = ["BestTrial", "OracleWait", "TuneResult", "collect_trials", "distributed_role",
            "identity_scores", "load_experiment", "make_tuner", "mark_search_done",
-           "plan_experiment", "prune_checkpoints", "search_done", "tune", "tune_from_files"]
+           "plan_experiment", "prune_checkpoints", "search_done", "tune"]

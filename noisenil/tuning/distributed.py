@@ -25,7 +25,7 @@ import keras_tuner as kt
 
 from noisenil.config import Config
 from noisenil.errors import ConfigError, NoiseNilError
-from noisenil.training.trainer import _write_json
+from noisenil.training.runs import write_json
 from noisenil.tuning.records import _read_trials
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def mark_search_done(cfg: Config, name: str, project: Path) -> Path:
     chief started again with the same settings) know there is nothing left to do for it.
     """
     path = Path(project) / SEARCH_DONE
-    _write_json(path, {**_search_budget(cfg, name), "trials": len(_read_trials(Path(project))),
+    write_json(path, {**_search_budget(cfg, name), "trials": len(_read_trials(Path(project))),
                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     return path
 

@@ -36,23 +36,20 @@ import io
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import keras
 import yaml
 
-from noisenil.config import Config, load_config, metric_direction, save_config
+from noisenil.config import Config, as_config, metric_direction, save_config
 from noisenil.errors import ConfigError, NoiseNilError
 from noisenil.models import get_hypermodel, list_models
 from noisenil.models.hypermodels.base import DenoiserHyperModel
-from noisenil.training.trainer import (
-    _write_json,
-    distribution_strategy,
-    precision_policy,
-    saved_difference,
-)
+from noisenil.training.runs import saved_difference, write_json
+from noisenil.training.strategy import distribution_strategy, precision_policy
 from noisenil.tuning.distributed import (
     SEARCH_DONE,
     OracleWait,
@@ -208,12 +205,17 @@ def identity_scores(cfg: Config, val_data: Any, *, steps: int | None = None) -> 
 # ----------------------------------------------------------------------------- the experiment
 
 
-def tune(cfg: Config, *, progress: bool = True) -> TuneResult:
+def tune(cfg: Config | str | os.PathLike | None, *, overrides: Iterable[str] = (),
+         experiment: str | None = None, progress: bool = True) -> TuneResult:
     """Run (or continue) a tuning experiment over ``tune.models``.
 
     Args:
-        cfg: The configuration: ``tune``, plus ``model.loss``/``model.metrics``, the ``train``
-            schedule, and the data sections.
+        cfg: The configuration, a YAML file (``configs/debug.yaml``), or ``None`` for the
+            defaults: ``tune``, plus ``model.loss``/``model.metrics``, the ``train`` schedule,
+            and the data sections.
+        overrides: ``"key.subkey=value"`` strings applied to the file (or the defaults) as it
+            is loaded; not with a ``Config`` (use ``load_config(path, overrides=...)``).
+        experiment: Overrides ``tune.experiment``.
         progress: Keras progress bars and Keras Tuner's trial reports.
 
     Returns:
@@ -221,10 +223,13 @@ def tune(cfg: Config, *, progress: bool = True) -> TuneResult:
         models; the chief writes them).
 
     Raises:
-        ConfigError: A bad ``tune`` section (see :func:`plan_experiment`), a strategy the backend
-            lacks, or an experiment folder holding a different experiment; all before any data
-            is loaded.
+        ConfigError: A bad config or ``tune`` section (see :func:`plan_experiment`), overrides
+            with a ``Config``, a strategy the backend lacks, or an experiment folder holding a
+            different experiment; all before any data is loaded.
     """
+    cfg = as_config(cfg, overrides)
+    if experiment is not None:
+        cfg = replace(cfg, tune=replace(cfg.tune, experiment=experiment))
     t = cfg.tune
     plan = plan_experiment(cfg)
     role = distributed_role()
@@ -248,7 +253,7 @@ def tune(cfg: Config, *, progress: bool = True) -> TuneResult:
         baseline = identity_scores(cfg, val_data, steps=fit_kwargs.get("validation_steps"))
         logger.info("noisy input (identity): %s", baseline)
     if role != "worker":
-        _write_json(root / EXPERIMENT_RECORD, {"objective": t.objective, "direction": t.mode,
+        write_json(root / EXPERIMENT_RECORD, {"objective": t.objective, "direction": t.mode,
                                                "role": role, "baseline": baseline})
 
     def record() -> None:
@@ -302,14 +307,6 @@ def tune(cfg: Config, *, progress: bool = True) -> TuneResult:
         write_summary(cfg, root, trials, best, baseline)
     return TuneResult(experiment_dir=root, trials=trials, best=best, objective=t.objective,
                       direction=t.mode, role=role, baseline=baseline)
-
-
-def tune_from_files(config: str | None = None, overrides: list[str] | tuple = (), *,
-                    experiment: str | None = None, progress: bool = True) -> TuneResult:
-    """:func:`tune` on ``load_config(config, overrides=overrides)`` (what the CLI calls)."""
-    if experiment is not None:
-        overrides = [*overrides, f"tune.experiment={experiment}"]
-    return tune(load_config(config, overrides=overrides), progress=progress)
 
 
 # ----------------------------------------------------------------------------- reading it back
@@ -394,4 +391,4 @@ def load_experiment(experiment_dir: str | os.PathLike) -> TuneResult:
 
 
 __all__ = ["RESUMABLE_KEYS", "TuneResult", "identity_scores", "load_experiment",
-           "plan_experiment", "tune", "tune_from_files"]
+           "plan_experiment", "tune"]

@@ -23,7 +23,9 @@ import keras_tuner as kt
 
 from noisenil.config import Config
 from noisenil.models.hypermodels.base import DenoiserHyperModel
-from noisenil.training.trainer import _write_json, train_data_epoch, training_callbacks
+from noisenil.training.callbacks import training_callbacks
+from noisenil.training.runs import write_json
+from noisenil.training.trainer import train_data_epoch
 from noisenil.tuning.records import TRIAL_INFO, _read_trials
 
 logger = logging.getLogger(__name__)
@@ -121,7 +123,7 @@ class TrialRecorder:
         finally:
             info["wall_s"] = round(time.perf_counter() - start, 3)
             info["epochs_run"] = _count_epochs(trial_dir / "history.csv")
-            _write_json(trial_dir / TRIAL_INFO, info)
+            write_json(trial_dir / TRIAL_INFO, info)
             self._info = None
 
     def on_trial_end(self, trial):

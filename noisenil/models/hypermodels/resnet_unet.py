@@ -13,7 +13,7 @@ class ResNetUNetHyperModel(DenoiserHyperModel):
 
     builder = staticmethod(build_resnet_unet)
     options = {"backbone": "resnet101", "weights": None, "output_activation": "linear"}
-    tiny = {"backbone": "resnet50", "decoder_filters": 4}
+    tiny = {"backbone": "resnet_tiny", "decoder_filters": 4}
 
     def search_space(self, hp):
         return dict(
