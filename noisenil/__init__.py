@@ -31,8 +31,10 @@ from noisenil.errors import (  # noqa: E402  (the errors are cheap: imported at 
 #: Public name -> the module that holds it.
 _LAZY = {
     "load_config": "noisenil.config",
+    "save_config": "noisenil.config",
     "Config": "noisenil.config",
     "make_demo_corpus": "noisenil.data.demo",
+    "build_datasets": "noisenil.data.datasets",
     "get_hypermodel": "noisenil.models.hypermodels",
     "list_models": "noisenil.models.hypermodels",
     "Denoiser": "noisenil.inference.denoiser",
@@ -44,6 +46,11 @@ _LAZY = {
     "load_experiment": "noisenil.tuning.experiment",
     "evaluate": "noisenil.evaluation.evaluator",
     "compare": "noisenil.evaluation.comparison",
+    "find_models": "noisenil.evaluation.comparison",
+    "best_per_metric": "noisenil.evaluation.report.tables",
+    "spectrogram_db": "noisenil.evaluation.report.spectrograms",
+    "spectrogram_panels": "noisenil.evaluation.report.spectrograms",
+    "default_config_path": "noisenil.quickstart",
 }
 
 __all__ = ["__version__", "NoiseNilError", "ConfigError", "AudioError", "DatasetError",

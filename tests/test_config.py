@@ -85,3 +85,13 @@ def test_malformed_override_and_missing_file(tmp_path):
     (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(tmp_path / "list.yaml")
+
+
+def test_retired_keys_in_older_files_are_ignored(tmp_path):
+    """Configs saved before a key was retired (e.g. inside shipped .keras files) still load."""
+    old = tmp_path / "old.yaml"
+    old.write_text("patches: {hop: 64, width: 64}\n")
+    cfg = load_config(old)
+    assert cfg.patches.width == 64 and not hasattr(cfg.patches, "hop")
+    with pytest.raises(ConfigError, match="patches.hopp"):
+        load_config(overrides=["patches.hopp=3"])

@@ -70,7 +70,9 @@ def test_notebook_has_one_smoke_switch_and_only_calls_the_package(name):
     everything = "\n".join(c.source for c in cells)
     # Thin: no library code in cells.
     assert not re.search(r"^\s*(async\s+)?def\s|^\s*class\s", everything, re.M)
-    assert re.search(r"^from noisenil\.", everything, re.M)
+    # Only the public face: `from noisenil import ...`, never a module path.
+    assert re.search(r"^from noisenil import", everything, re.M)
+    assert not re.search(r"^\s*(from|import) noisenil\.", everything, re.M)
     # Install only in Kaggle mode; smoke mode never installs or downloads.
     install = next(c.source for c in cells if "%pip install" in c.source)
     assert "if not SMOKE:" in install and "NOISENIL_SRC" in install

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import os
 import typing
 from collections.abc import Iterable, Mapping
@@ -25,6 +26,8 @@ from noisenil.config.sections import (
 )
 from noisenil.config.validate import choice, fail, is_number, mapping, unknown
 from noisenil.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,6 +90,11 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     raise TypeError(f"unsupported config type {hint!r} for {key}")  # a bug in this module
 
 
+#: Keys that older files (configs, the configuration inside saved models) may still hold and
+#: that mean nothing now: dropped on reading, with a debug log, never an error.
+RETIRED_KEYS = {"patches.hop": "training patches are drawn at random offsets; no hop is used"}
+
+
 def _build(cls: type, data: Any, prefix: str) -> Any:
     mapping(prefix or "config", data, "keys to values")
     hints = typing.get_type_hints(cls)
@@ -94,6 +102,9 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     kwargs = {}
     for name, value in data.items():
         key = f"{prefix}.{name}" if prefix else str(name)
+        if key in RETIRED_KEYS:
+            logger.debug("%s=%r ignored: %s", key, value, RETIRED_KEYS[key])
+            continue
         if name not in names:
             unknown(key, name, names, value=value)
         hint = hints[name]

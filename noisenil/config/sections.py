@@ -92,19 +92,17 @@ class PatchConfig:
     Attributes:
         height: Patch height in frequency bins (the whole spectrogram when equal to n_bins).
         width: Patch width in frames (128 frames at hop 64 and 16 kHz = 0.51 s).
-        hop: Hop between training patches cut from one spectrogram, in frames.
         chunk_width: Width of full-height inference chunks, in frames.
         chunk_overlap: Cross-faded overlap between inference chunks, in frames.
     """
 
     height: int = 128
     width: int = 128
-    hop: int = 64
     chunk_width: int = 512
     chunk_overlap: int = 64
 
     def __post_init__(self):
-        for name in ("height", "width", "hop", "chunk_width"):
+        for name in ("height", "width", "chunk_width"):
             number(f"patches.{name}", getattr(self, name), lo=1, integer=True)
         half = self.chunk_width // 2
         number("patches.chunk_overlap", self.chunk_overlap, lo=0, hi=half, integer=True,
