@@ -77,6 +77,7 @@ def check_sweep_report_and_denoised(out, printed):
     return noisy
 
 
+@pytest.mark.slow  # ~1 min: run by .ci/run
 def test_quickstart_runs_the_main_job_on_demo_data(tmp_path, capsys):
     out = tmp_path / "qs"
     assert main(["-q", "quickstart", "--out", str(out), *TINY]) == 0
