@@ -188,31 +188,23 @@ def test_model_config_builds_the_named_family_with_its_channels():
         load_config(overrides=["model.loss=huber"])
 
 
-# ---------------------------------------------------------------- unet output modes
+# ---------------------------------------------------------------- unet head width
 
-def test_unet_residual_subtracts_and_mask_gains_the_input_never_above_it():
+def test_unet_residual_head_subtracts_the_predicted_noise():
     from noisenil.models.unet import build_unet
 
     x = batch((2, 40, 24, 1), seed=3) + 0.1
-    residual = build_unet(base_filters=4, depth=2, dropout=0.0, residual=True)
+    residual = build_unet(base_filters=4, depth=2, dropout=0.0, head="residual")
     noise = keras.Model(residual.inputs, residual.get_layer("noise").output)
-    np.testing.assert_allclose(numpy(residual(x)), x - numpy(noise(x))[:, :40, :24], atol=1e-6)
-
-    masked = build_unet(base_filters=4, depth=2, dropout=0.0, mask=True, head_filters=4)
-    gain = numpy(keras.Model(masked.inputs, masked.get_layer("gain").output)(x))[:, :40, :24]
-    assert gain.min() > 0.0 and gain.max() < 1.0
-    y = numpy(masked(x))
-    np.testing.assert_allclose(y, x * gain, rtol=1e-5, atol=1e-7)
-    assert y.shape == x.shape and np.all(y <= x + 1e-7)
-    # A wider head is the only difference in parameters from the seed-004 head.
-    narrow = build_unet(base_filters=4, depth=2, dropout=0.0, mask=True)
-    assert masked.count_params() - narrow.count_params() == (3 * 3 * 4 + 1) * 2 + 2 * 1
+    np.testing.assert_allclose(numpy(residual(x)), x - numpy(noise(x)), atol=1e-6)
+    # A wider body end is the only difference in parameters from the seed-004 width.
+    wide = build_unet(base_filters=4, depth=2, dropout=0.0, head_filters=4)
+    narrow = build_unet(base_filters=4, depth=2, dropout=0.0)
+    assert wide.count_params() - narrow.count_params() == (3 * 3 * 4 + 1) * 2 + 2 * 1
 
 
-def test_unet_refuses_residual_with_mask_and_a_head_below_one_filter():
+def test_unet_refuses_a_head_below_one_filter():
     from noisenil.models.unet import build_unet
 
-    with pytest.raises(ConfigError, match="residual=True and mask=True"):
-        build_unet(residual=True, mask=True)
     with pytest.raises(ConfigError, match="head_filters=0"):
         build_unet(head_filters=0)

@@ -60,9 +60,11 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(name):
     # Training-mode figures from train_on_batch: inference-mode batch-norm statistics barely move
     # in 10 steps, so evaluate() would measure the moving averages, not learning.
     keras.utils.set_random_seed(0)
-    model = tiny_model(name)
+    hm = get_hypermodel(name, feature_scale={"magnitude_scale": "power"},
+                        **get_hypermodel(name).tiny)
+    model = hm.build(kt.HyperParameters())
     x = batch((4, 32, 32, 1), seed=1)
-    y = x * 0.5  # a learnable mapping
+    y = x * 0.5  # a learnable mapping (a -20 dB gain on power-law features)
     history = [model.train_on_batch(x, y, return_dict=True) for _ in range(10)]
     assert history[-1]["loss"] < 0.9 * history[0]["loss"]
     assert history[-1]["snr"] > history[0]["snr"] + 0.5

@@ -11,10 +11,10 @@ from noisenil.config.validate import fail, mapping, number
 
 def metric_direction(metric: str, mode: str = "auto") -> str:
     """``max`` or ``min`` for ``metric``: ``mode`` itself unless ``auto``, which means ``max`` for
-    SNR/SSIM-like metrics (``snr``, ``val_ssim``, ...) and ``min`` for losses."""
+    SNR/SDR/SSIM-like metrics (``snr``, ``val_si_sdr``, ``val_ssim``, PESQ, STOI) and ``min`` for losses."""
     if mode != "auto":
         return mode
-    return "max" if any(k in metric for k in ("snr", "ssim")) else "min"
+    return "max" if any(k in metric for k in ("snr", "sdr", "ssim", "pesq", "stoi")) else "min"
 
 
 @dataclass
@@ -32,14 +32,23 @@ class ModelConfig:
             Used by ``train``; ``tune`` pins per model with ``tune.hparams`` instead.
         metrics: Metrics every model reports (``snr``, ``ssim``); ``val_<metric>`` can be a
             monitor or a tuning objective.
+        head: The output head every family shares (:mod:`noisenil.models.heads`): ``mask``
+            (default: a gain per bin in ``[g_min, 1]``, a bounded complex ratio mask on the
+            complex representation), ``residual`` (noisy minus predicted noise) or ``mapping``
+            (the seeds' published heads, unbounded).
+        min_gain_db: The mask head's floor ``20 log10(g_min)``, in dB: the most any bin is
+            attenuated.
     """
 
     name: str = "unet"
     loss: Literal["log_cosh", "l1", "mse"] = "log_cosh"
     hparams: dict = field(default_factory=dict)
     metrics: list[str] = field(default_factory=lambda: ["snr"])
+    head: Literal["mask", "residual", "mapping"] = "mask"
+    min_gain_db: float = -30.0
 
     def __post_init__(self):
+        number("model.min_gain_db", self.min_gain_db, lo=-120.0, hi=0.0, hi_open=True)
         if not self.metrics:
             fail("model.metrics", self.metrics, "must name at least one metric, e.g. [snr]")
 
@@ -99,6 +108,7 @@ class TrainConfig:
         number("train.early_stopping_patience", self.early_stopping_patience, lo=0, integer=True)
         for name in ("lr_step_factor", "plateau_factor"):
             number(f"train.{name}", getattr(self, name), lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+        number("train.min_learning_rate", self.min_learning_rate, lo=0.0)
         if not self.run_dir:
             fail("train.run_dir", self.run_dir, "must name a folder")
 

@@ -6,11 +6,11 @@ without its top, wrapped as a sub-model named ``"encoder"`` whose outputs are a 
 features: the four skips at 1/2, 1/4, 1/8 and 1/16 resolution and the 1/32 bottleneck
 (:data:`ENCODER_FEATURES`). :func:`unet_decoder` knows nothing of ResNets: it takes that dict and
 the names, up-samples 2x five times, concatenating the matching skip and applying two 3x3
-conv + batch norm + ReLU layers each time, and a 1x1 convolution gives the output at input
-resolution. Inputs are padded to a multiple of 32 and the output cropped back.
-
-Deviation from seed 002: the output is linear, not a sigmoid, because complex features are signed
-and magnitude features can exceed 1 (``output_activation="sigmoid"`` restores it).
+conv + batch norm + ReLU layers each time; the features, cropped back to input resolution (inputs
+are padded to a multiple of 32), go to the shared output head (:mod:`noisenil.models.heads`: a
+bounded mask by default). Seed 002's head, a sigmoid 1x1 convolution to the clean features, is
+``head="mapping", output_activation="sigmoid"`` (linear by default, since complex features are
+signed and magnitude features can exceed 1).
 
 Weights: ``None`` (default), ``"imagenet"`` (read from the Keras cache, never downloaded: see
 :func:`imagenet_weights_path`) or the path of a weights file for the same ResNet without top.
@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import keras
 import numpy as np
 from keras import layers
 
 from noisenil.errors import ConfigError
+from noisenil.models.heads import check_head, output_head
 from noisenil.models.layers import CropToReference, PadToMultiple
 
 #: keras.applications constructor, skip features (shallow to deep) and bottleneck per backbone.
@@ -178,6 +180,8 @@ def unet_decoder(features: Mapping[str, keras.KerasTensor], *, skips: Sequence[s
 def build_resnet_unet(*, channels: int = 1, backbone: str = "resnet101",
                       weights: str | None = None, decoder_filters: int = 16,
                       dropout: float = 0.0, output_activation: str = "linear",
+                      head: str = "mask", min_gain_db: float = -30.0,
+                      feature_scale: Mapping[str, Any] | None = None,
                       encoder: keras.Model | None = None,
                       skips: Sequence[str] | None = None,
                       bottleneck: str | None = None) -> keras.Model:
@@ -196,11 +200,16 @@ def build_resnet_unet(*, channels: int = 1, backbone: str = "resnet101",
         decoder_filters: Filters of the last decoder stage; each deeper stage doubles them
             (16 gives 256-128-64-32-16).
         dropout: Dropout rate after each decoder stage.
-        output_activation: ``"linear"`` (default) or ``"sigmoid"`` (seed 002, magnitude only).
+        output_activation: Activation of the ``mapping`` head: ``"linear"`` (default) or
+            ``"sigmoid"`` (seed 002, magnitude only).
+        head: ``"mask"``, ``"residual"`` or ``"mapping"`` (:mod:`noisenil.models.heads`).
+        min_gain_db: The mask head's floor, in dB.
+        feature_scale: The features' scale, for the mask head.
 
     Returns:
         Uncompiled model, ``(batch, freq, time, channels)`` -> same shape.
     """
+    check_head(head, min_gain_db)
     if encoder is None:
         encoder = build_resnet_encoder(backbone, weights)
         _, skips, bottleneck = ENCODER_FEATURES[backbone]
@@ -217,5 +226,8 @@ def build_resnet_unet(*, channels: int = 1, backbone: str = "resnet101",
     widths = [decoder_filters * 2 ** i for i in reversed(range(len(skips) + 1))]
     x = unet_decoder(encoder(x), skips=skips, bottleneck=bottleneck, widths=widths,
                      dropout=dropout)
-    x = layers.Conv2D(channels, 1, activation=output_activation, name="clean")(x)
-    return keras.Model(inputs, CropToReference(name="crop")([x, inputs]), name="resnet_unet")
+    x = CropToReference(name="crop")([x, inputs])
+    out = output_head(x, inputs, head=head, channels=channels, min_gain_db=min_gain_db,
+                      feature_scale=feature_scale, mapping_kernel=1,
+                      mapping_activation=output_activation)
+    return keras.Model(inputs, out, name="resnet_unet")

@@ -12,7 +12,9 @@ Fig. 1 and 2 of seed 001, on any of our representations (the paper uses the comp
 - stage 1 predicts the residual noise ``N_hat``; the supervised attention module (SAM) gives the
   stage-1 estimate ``Y1 = X + N_hat`` and attention-guided features, concatenated with the second
   stage's early features;
-- stage 2 ends in a 3x3 convolution to the clean estimate ``Y2``.
+- stage 2's features, at input resolution, go to the shared output head
+  (:mod:`noisenil.models.heads`): a bounded mask of the noisy input by default; the paper's 3x3
+  convolution to the clean estimate ``Y2`` is ``head="mapping"``.
 
 Both ``Y2`` and ``Y1`` are supervised, the loss summed over both (equation 2) by
 :class:`~noisenil.models.staged_model.StagedModel`; the model returns ``Y2`` alone outside of
@@ -26,9 +28,13 @@ scale ``depth``. The defaults (depth 4, 32 filters doubling to a 256 cap: 32-64-
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import keras
 from keras import layers
 
+from noisenil.models.heads import check_head, output_head
 from noisenil.models.layers import CropToReference, FrequencyEmbedding, PadToMultiple, SupervisedAttention
 from noisenil.models.staged_model import StagedModel
 
@@ -70,7 +76,8 @@ def stage_widths(filters: int, growth: float, depth: int, max_filters: int) -> l
 
 def build_two_stage_unet(*, channels: int = 1, depth: int = 4, filters: int = 32,
                          growth: float = 2.0, max_filters: int = 256, embeddings: int = 10,
-                         early_kernel: int = 7) -> keras.Model:
+                         early_kernel: int = 7, head: str = "mask", min_gain_db: float = -30.0,
+                         feature_scale: Mapping[str, Any] | None = None) -> keras.Model:
     """The two-stage U-Net of seed 001.
 
     Args:
@@ -81,11 +88,15 @@ def build_two_stage_unet(*, channels: int = 1, depth: int = 4, filters: int = 32
         max_filters: Cap on the channels of any scale.
         embeddings: Frequency-positional embedding channels (0 disables them).
         early_kernel: Kernel size of the early feature extractors.
+        head: The final output's head: ``"mask"``, ``"residual"`` or ``"mapping"`` (the paper).
+        min_gain_db: The mask head's floor, in dB.
+        feature_scale: The features' scale, for the mask head.
 
     Returns:
         Uncompiled :class:`~noisenil.models.staged_model.StagedModel`: ``(batch, freq, time,
         channels)`` -> same shape (the stage-2 estimate); in training also the stage-1 one.
     """
+    check_head(head, min_gain_db)
     widths = stage_widths(filters, growth, depth, max_filters)
     inputs = keras.Input((None, None, channels), name="noisy")
     spectrogram = PadToMultiple(2 ** depth, name="pad")(inputs)
@@ -100,7 +111,8 @@ def build_two_stage_unet(*, channels: int = 1, depth: int = 4, filters: int = 32
     features_sam, stage1 = SupervisedAttention(widths[0], channels, name="sam")(
         [features1, spectrogram])
     x = layers.Concatenate(name="s2_input")([early_features(2), features_sam])
-    clean = layers.Conv2D(channels, 3, padding="same", name="s2_out")(_u_net(x, widths, stage=2))
-    outputs = [CropToReference(name="clean")([clean, inputs]),
-               CropToReference(name="stage1")([stage1, inputs])]
+    features2 = CropToReference(name="s2_crop")([_u_net(x, widths, stage=2), inputs])
+    clean = output_head(features2, inputs, head=head, channels=channels,
+                        min_gain_db=min_gain_db, feature_scale=feature_scale, mapping_kernel=3)
+    outputs = [clean, CropToReference(name="stage1")([stage1, inputs])]
     return StagedModel(inputs, outputs, name="two_stage_unet")

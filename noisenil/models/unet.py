@@ -3,15 +3,20 @@
 Four levels of two 3x3 convolutions with LeakyReLU and 2x2 max pooling, filters doubling from 16;
 dropout before the last pooling and after the 256-filter bottleneck; a decoder of 2x up-sampling,
 2x2 convolution, skip concatenation and two 3x3 convolutions; a 3x3 convolution with 2 filters and
-a 1x1 convolution to the output channels. 1.94 M parameters at the defaults.
+then the shared output head (:mod:`noisenil.models.heads`: a bounded mask by default; seed 004's
+1x1 convolution to the output channels is ``head="mapping"``). 1.94 M parameters at the defaults.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import keras
 from keras import layers
 
 from noisenil.errors import ConfigError
+from noisenil.models.heads import check_head, output_head
 from noisenil.models.layers import CropToReference, PadToMultiple
 
 
@@ -21,10 +26,10 @@ def _conv(x, filters: int, kernel: int = 3, slope: float = 0.2):
 
 
 def build_unet(*, channels: int = 1, base_filters: int = 16, depth: int = 4,
-               dropout: float = 0.5, negative_slope: float = 0.2,
-               residual: bool = False, mask: bool = False,
-               head_filters: int = 2) -> keras.Model:
-    """The seed-004 U-Net, fully convolutional.
+               dropout: float = 0.5, negative_slope: float = 0.2, head_filters: int = 2,
+               head: str = "mask", min_gain_db: float = -30.0,
+               feature_scale: Mapping[str, Any] | None = None) -> keras.Model:
+    """The seed-004 U-Net body, fully convolutional, with a shared head.
 
     Args:
         channels: Input and output channels (1 magnitude, 2 complex).
@@ -32,27 +37,19 @@ def build_unet(*, channels: int = 1, base_filters: int = 16, depth: int = 4,
         depth: Number of poolings (the input is padded to a multiple of ``2**depth``).
         dropout: Dropout rate before the last pooling and after the bottleneck.
         negative_slope: LeakyReLU slope.
-        residual: Predict what to take away from the input (``clean = noisy - net(noisy)``, as
-            DnCNN does) instead of the clean features themselves. The network then starts near
-            the identity and only has to learn the noise, which keeps speech bins intact: the
-            first default model used it.
-        mask: Predict a gain in (0, 1) per bin and apply it to the input
-            (``clean = noisy * sigmoid(net(noisy))``), as Wiener-style estimators do: the output
-            never exceeds the input, and errors scale with the signal, so nearly clean input
-            passes nearly untouched. Exclusive with ``residual``.
-        head_filters: Filters of the 3x3 convolution before the output (seed 004: 2, a narrow
-            bottleneck; wider heads let a mask or residual be resolved more finely).
+        head_filters: Filters of the body's last 3x3 convolution (seed 004: 2, a narrow
+            bottleneck; wider lets a mask be resolved more finely).
+        head: ``"mask"``, ``"residual"`` or ``"mapping"`` (:func:`~noisenil.models.heads.output_head`).
+        min_gain_db: The mask head's floor, in dB.
+        feature_scale: The features' scale, for the mask head (see :mod:`noisenil.models.heads`).
 
     Returns:
         Uncompiled model, ``(batch, freq, time, channels)`` -> same shape.
 
     Raises:
-        ConfigError: ``residual`` and ``mask`` both set, or ``head_filters`` < 1.
+        ConfigError: ``head_filters`` < 1, or a bad head.
     """
-    if residual and mask:
-        raise ConfigError("unet: residual=True and mask=True exclude each other (a network "
-                          "either subtracts the noise or gains the input); choose one",
-                          key="model.hparams.mask")
+    check_head(head, min_gain_db)
     if head_filters < 1:
         raise ConfigError(f"unet: head_filters={head_filters} must be >= 1",
                           key="model.hparams.head_filters")
@@ -75,11 +72,7 @@ def build_unet(*, channels: int = 1, base_filters: int = 16, depth: int = 4,
         x = layers.Concatenate()([skip, x])
         x = _conv(_conv(x, filters, slope=negative_slope), filters, slope=negative_slope)
     x = _conv(x, head_filters, slope=negative_slope)
-    head = "noise" if residual else "gain" if mask else "clean"
-    x = layers.Conv2D(channels, 1, activation="sigmoid" if mask else None, name=head)(x)
-    outputs = CropToReference()([x, inputs])
-    if residual:
-        outputs = layers.Subtract(name="clean")([inputs, outputs])
-    elif mask:
-        outputs = layers.Multiply(name="clean")([inputs, outputs])
+    x = CropToReference()([x, inputs])
+    outputs = output_head(x, inputs, head=head, channels=channels, min_gain_db=min_gain_db,
+                          feature_scale=feature_scale, mapping_kernel=1)
     return keras.Model(inputs, outputs, name="unet")

@@ -47,6 +47,7 @@ import yaml
 from noisenil.config import Config, as_config, metric_direction, save_config
 from noisenil.errors import ConfigError, NoiseNilError
 from noisenil.models import get_hypermodel, list_models
+from noisenil.models.hypermodels.registry import head_options
 from noisenil.models.hypermodels.base import DenoiserHyperModel
 from noisenil.training.runs import saved_difference, write_json
 from noisenil.training.strategy import distribution_strategy, precision_policy
@@ -158,8 +159,7 @@ def plan_experiment(cfg: Config) -> dict[str, DenoiserHyperModel]:
     for name in t.models:
         pins = dict(t.hparams.get(name) or {})
         try:
-            hypermodel = get_hypermodel(name, channels=cfg.features.channels, loss=cfg.model.loss,
-                                        metrics=cfg.model.metrics, **pins)
+            hypermodel = get_hypermodel(name, **head_options(cfg), **pins)
         except ConfigError as err:
             raise ConfigError(f"tune.hparams.{name}: {err}", key=f"tune.hparams.{name}") from err
         hypermodel.narrow(t.space.get(name) or {}, key=f"tune.space.{name}")

@@ -24,6 +24,7 @@ import numpy as np
 
 from noisenil.errors import ConfigError
 from noisenil.models.compile import check_metrics, compile_denoiser
+from noisenil.models.heads import check_head
 from noisenil.models.losses import get_loss
 
 
@@ -53,17 +54,27 @@ class DenoiserHyperModel(keras_tuner.HyperModel):
 
     def __init__(self, *, channels: int = 1, loss: str = "log_cosh",
                  metrics: Sequence[str] = ("snr",), space: Mapping[str, Any] | None = None,
-                 **fixed):
+                 head: str = "mask", min_gain_db: float = -30.0,
+                 feature_scale: Mapping[str, Any] | None = None, **fixed):
         super().__init__(name=self.family)
         if channels not in (1, 2):
             raise ConfigError(f"channels={channels!r}: must be 1 (magnitude) or 2 (complex)",
                               key="features.representation")
         get_loss(loss)  # validate early
         check_metrics(metrics)
+        check_head(head, min_gain_db)
+        #: The shared output head's arguments (chosen, never searched).
+        self.head = {"head": head, "min_gain_db": float(min_gain_db),
+                     "feature_scale": dict(feature_scale or {})}
         self.channels, self.loss, self.metrics = channels, loss, tuple(metrics)
         self.chosen = {**self.options, **{k: fixed.pop(k) for k in list(fixed)
                                           if k in self.options}}
         valid = self.hyperparameter_names()
+        retired = sorted(set(fixed) & {"mask", "residual"})
+        if retired:
+            raise ConfigError(f"{self.family}: hyperparameter(s) {retired} retired: the output "
+                              f"head is model.head (mask, residual or mapping) for every family",
+                              key="model.hparams")
         unknown = sorted(set(fixed) - set(valid))
         if unknown:
             raise ConfigError(f"{self.family}: unknown hyperparameter(s) {unknown}; "
@@ -137,7 +148,7 @@ class DenoiserHyperModel(keras_tuner.HyperModel):
         kwargs = self.declare(hp)
         learning_rate = kwargs.pop("learning_rate")
         kwargs.pop("freeze_epochs", None)  # a training schedule, not an architecture argument
-        model = type(self).builder(channels=self.channels, **self.chosen, **kwargs)
+        model = type(self).builder(channels=self.channels, **self.head, **self.chosen, **kwargs)
         return self.compile(model, learning_rate)
 
     def compile(self, model: keras.Model, learning_rate: float) -> keras.Model:

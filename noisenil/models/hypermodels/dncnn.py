@@ -21,6 +21,5 @@ class DnCNNHyperModel(DenoiserHyperModel):
             kernel_size=hp.Choice("kernel_size", [3, 5], default=3),
             dropout=hp.Float("dropout", 0.0, 0.3, step=0.05, default=0.0),
             l2=hp.Choice("l2", [0.0, 1e-6, 1e-5, 1e-4], default=0.0),
-            residual=hp.Boolean("residual", default=True),
             learning_rate=hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3),
         )

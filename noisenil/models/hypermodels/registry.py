@@ -51,11 +51,21 @@ def get_hypermodel(name: str, **overrides) -> DenoiserHyperModel:
 
 
 def hypermodel_from_config(cfg: Config) -> DenoiserHyperModel:
-    """The HyperModel a configuration names: ``model.name`` with ``model.loss``,
-    ``model.hparams`` pinned, and the channels of ``features.representation``.
+    """The HyperModel a configuration names: ``model.name`` with ``model.hparams`` pinned and
+    the options of :func:`head_options`.
 
     Raises:
         ConfigError: Unknown model name or hyperparameter (before anything is built).
     """
-    return get_hypermodel(cfg.model.name, channels=cfg.features.channels, loss=cfg.model.loss,
-                          metrics=cfg.model.metrics, **cfg.model.hparams)
+    return get_hypermodel(cfg.model.name, **head_options(cfg), **cfg.model.hparams)
+
+
+def head_options(cfg: Config) -> dict:
+    """The HyperModel constructor options a configuration fixes for every family: channels,
+    loss, metrics and the output head (``model.head``, ``model.min_gain_db``, and the feature
+    scale the mask acts on)."""
+    f = cfg.features
+    return dict(channels=f.channels, loss=cfg.model.loss, metrics=cfg.model.metrics,
+                head=cfg.model.head, min_gain_db=cfg.model.min_gain_db,
+                feature_scale={"magnitude_scale": f.magnitude_scale, "power": f.power,
+                               "db_floor": f.db_floor})

@@ -13,7 +13,7 @@ class UNetHyperModel(DenoiserHyperModel):
 
     builder = staticmethod(build_unet)
     tiny = {"base_filters": 4, "depth": 2}
-    options = {"residual": False, "mask": False, "head_filters": 2}
+    options = {"head_filters": 2}
 
     def search_space(self, hp):
         return dict(

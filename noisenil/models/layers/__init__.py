@@ -2,6 +2,8 @@
 
 from noisenil.models.layers.attention import SupervisedAttention
 from noisenil.models.layers.embedding import FrequencyEmbedding
+from noisenil.models.layers.masks import ComplexMask, MagnitudeMask
 from noisenil.models.layers.padding import CropToReference, PadToMultiple
 
-__all__ = ["CropToReference", "FrequencyEmbedding", "PadToMultiple", "SupervisedAttention"]
+__all__ = ["ComplexMask", "CropToReference", "FrequencyEmbedding", "MagnitudeMask", "PadToMultiple",
+           "SupervisedAttention"]
