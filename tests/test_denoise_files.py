@@ -27,7 +27,7 @@ def identity() -> Denoiser:
 
 def tiny_unet() -> Denoiser:
     keras.utils.set_random_seed(0)
-    hm = get_hypermodel("unet", base_filters=4, depth=2, dropout=0.0, residual=True)
+    hm = get_hypermodel("unet", base_filters=4, depth=2, dropout=0.0, head="residual")
     return Denoiser(hm.build(kt.HyperParameters()), load_config(), name="tiny")
 
 

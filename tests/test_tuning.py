@@ -194,7 +194,7 @@ def test_failed_trials_are_recorded_and_the_sweep_goes_on(demo_dir, tmp_path):
         demo_dir, tmp_path, "tune.models=[unet,dncnn]", "tune.max_trials=3",
         "tune.hparams.unet={base_filters: 4, depth: 2, dropout: 0.0}",
         "tune.space.unet.learning_rate=[0.001, 0.003, 1.0e+30]",  # the last one diverges
-        "tune.hparams.dncnn={depth: 3, filters: 8, kernel_size: 3, l2: 0.0, residual: true,"
+        "tune.hparams.dncnn={depth: 3, filters: 8, kernel_size: 3, l2: 0.0,"
         " learning_rate: 0.001}",
         "tune.space.dncnn.dropout=[0.0, 1.5]")  # 1.5 is not a dropout rate: the build fails
     res = tune(cfg, progress=False)

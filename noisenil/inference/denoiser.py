@@ -22,6 +22,7 @@ import numpy as np
 
 from noisenil.config import Config, load_config
 from noisenil.dsp.features import FeatureTransform
+from noisenil.dsp.levels import active_rms
 from noisenil.errors import AudioError, ConfigError, NoiseNilError
 from noisenil.inference.onnx_network import OnnxNetwork, onnxruntime_available
 from noisenil.inference.streaming import StreamingDenoiser
@@ -192,11 +193,13 @@ class Denoiser:
         limit = np.sqrt(np.sum(cap * cap, axis=-1, keepdims=True))
         return out * np.minimum(1.0, limit / np.maximum(mag, 1e-12))
 
-    def stream(self, *, sample_rate: int | None = None, channels: int = 1,
-               frames: int) -> StreamingDenoiser:
-        """A :class:`~noisenil.inference.streaming.StreamingDenoiser` over this network."""
+    def stream(self, *, sample_rate: int | None = None, channels: int = 1, frames: int,
+               level: float | None = None) -> StreamingDenoiser:
+        """A :class:`~noisenil.inference.streaming.StreamingDenoiser` over this network
+        (``level``: the input's active RMS if known, see :mod:`noisenil.dsp.levels`)."""
         sr = self.sample_rate if sample_rate is None else int(sample_rate)
-        return StreamingDenoiser(self, sample_rate=sr, channels=channels, frames=frames)
+        return StreamingDenoiser(self, sample_rate=sr, channels=channels, frames=frames,
+                                 level=level)
 
     def denoise(self, audio: np.ndarray, sample_rate: int | None = None) -> np.ndarray:
         """Denoise a signal of any length, rate and channel count (one block of the stream).
@@ -207,7 +210,10 @@ class Denoiser:
                 resampled to the network's and back.
 
         Returns:
-            The denoised signal: same shape, rate and dtype float32. No gain is applied.
+            The denoised signal: same shape, rate and dtype float32. Level-invariant: the
+            input is scaled to the reference level and back by the exact inverse gain
+            (:mod:`noisenil.dsp.levels`), so ``denoise(a * x) == a * denoise(x)``; silence
+            (below -80 dBFS active RMS) comes back unchanged.
 
         Raises:
             AudioError: Not 1-D/2-D, empty, or NaN/Inf samples.
@@ -217,8 +223,10 @@ class Denoiser:
             raise AudioError(f"audio of shape {x.shape}: expected (samples,) or (channels, "
                              f"samples) with at least one sample")
         channels = x[None] if x.ndim == 1 else x
-        stream = self.stream(sample_rate=sample_rate, channels=channels.shape[0],
-                             frames=channels.shape[1])
+        sr = self.sample_rate if sample_rate is None else int(sample_rate)
+        level = active_rms(channels, sr) if np.all(np.isfinite(channels)) else None
+        stream = self.stream(sample_rate=sr, channels=channels.shape[0],
+                             frames=channels.shape[1], level=level)
         out = stream.run(channels.T).T
         return out[0] if x.ndim == 1 else out
 

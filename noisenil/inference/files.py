@@ -5,8 +5,10 @@ and written block by block, so memory does not grow with a file's length. The ou
 input's length, sample rate, channel count, container format and (where the format can write it)
 subtype. No gain is applied anywhere; samples that would leave [-1, 1] in an integer format are
 limited and the file's result says how many. Each file is written to a temporary name beside its
-destination and renamed at the end, so a failure never leaves a half-written file and
-``--overwrite`` can replace the input itself.
+destination and renamed at the end (:class:`~noisenil.inference.audio_writer.AudioWriter`), so a
+failure never leaves a half-written file and ``--overwrite`` can replace the input itself. Every
+output folder is checked for writing before the model loads; a folder input that is the output
+folder is refused.
 
 Layout: a folder input is searched recursively and its files keep their path relative to it under
 the output folder; a file input lands directly in the output folder, or at the output path itself
@@ -17,7 +19,6 @@ removed, ``<stem>_residual<suffix>`` beside each output (output + residual = inp
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,15 +27,16 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from noisenil.config.atomic import check_writable
+from noisenil.dsp.levels import active_rms_of, frame_energies, frame_samples
 from noisenil.errors import AudioError, ConfigError, NoiseNilError
+from noisenil.inference.audio_writer import AudioWriter, output_subtype
 from noisenil.inference.denoiser import Denoiser
 from noisenil.models.saving import resolve_model
 from noisenil.pretrained import shipped_models
 
 logger = logging.getLogger(__name__)
 
-#: Subtypes that store values beyond [-1, 1] as they are (all others are limited to it).
-FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 #: Files longer than this (seconds) get a progress bar of their own.
 LONG_FILE_S = 60.0
 
@@ -104,10 +106,16 @@ class DenoiseReport:
     def summary(self) -> str:
         """A few lines: counts, speed, every failure and every limited file."""
         ok = len(self.results) - len(self.failed)
-        audio = sum(r.duration_s for r in self.results if r.ok)
-        lines = [f"denoised {ok} of {len(self.results)} files ({audio:.1f} s of audio, "
-                 f"{1 / self.realtime_factor if ok and self.realtime_factor > 0 else 0:.0f}x "
-                 f"real time) with {self.model}"]
+        done = [r for r in self.results if r.ok]
+        audio, wall = sum(r.duration_s for r in done), sum(r.seconds for r in done)
+        # The speed from the real durations; a ratio that would print as 0x (slower than a tenth
+        # of real time) is left out, the wall time says it.
+        speed = audio / wall if wall > 0 else 0.0
+        ratio = (f", {speed:.0f}x real time" if speed >= 10 else
+                 f", {speed:.1f}x real time" if speed >= 0.1 else "")
+        timing = f" in {wall:.{1 if wall >= 0.1 else 3}f} s{ratio}" if done else ""
+        lines = [f"denoised {ok} of {len(self.results)} files ({audio:.1f} s of audio{timing}) "
+                 f"with {self.model}"]
         for r in self.results:
             if r.ok and r.limited:
                 lines.append(f"  limited {r.limited} samples (peak {r.peak_db:+.1f} dBFS): "
@@ -130,8 +138,8 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path
         ``[(input_file, output_file), ...]`` in a stable order.
 
     Raises:
-        NoiseNilError: An input does not exist, a folder holds no audio, or two inputs would be
-            written to the same output.
+        NoiseNilError: An input does not exist, a folder holds no audio, an input folder is the
+            output folder, or two inputs would be written to the same output.
     """
     if not inputs:
         raise NoiseNilError("inputs=[]: give at least one file or folder")
@@ -144,9 +152,14 @@ def plan_outputs(inputs: Sequence[str | Path], output: str | Path
     for item in map(Path, inputs):
         if item.is_dir():
             out_resolved = output.resolve()
+            if item.resolve() == out_resolved:
+                raise NoiseNilError(f"input={str(item)!r} and output={str(output)!r} are the "
+                                    f"same folder: denoise into another folder (outputs keep "
+                                    f"the input's file names)")
+            inside = _is_within(out_resolved, item.resolve())  # outputs not read back
             files = sorted(f for f in item.rglob("*")
                            if f.is_file() and f.suffix.lower() in exts
-                           and not _is_within(f.resolve(), out_resolved)
+                           and not (inside and _is_within(f.resolve(), out_resolved))
                            and not f.name.startswith("."))
             if not files:
                 raise NoiseNilError(f"input={str(item)!r}: no audio files "
@@ -180,52 +193,6 @@ def residual_path(output: Path) -> Path:
 
 
 # -- one file -------------------------------------------------------------------------------------
-def _output_subtype(info, path: Path) -> tuple[str, str, str]:
-    """``(format, subtype, note)``: the input's where the output format can write it."""
-    fmt, subtype = info.format, info.subtype
-    if sf.check_format(fmt, subtype):
-        return fmt, subtype, ""
-    fallback = sf.default_subtype(fmt)
-    if fallback and sf.check_format(fmt, fallback):
-        return fmt, fallback, f"written as {fmt}/{fallback} ({subtype} cannot be written)"
-    raise AudioError(f"{path}: libsndfile cannot write {fmt} files; convert it first "
-                     f"(e.g. to WAV)", path=path)
-
-
-class _Writer:
-    """Writes blocks to a temporary file beside ``dest``; :meth:`commit` renames it."""
-
-    def __init__(self, dest: Path, info, fmt: str, subtype: str):
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        self.dest = dest
-        self.tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-        self.limit = subtype not in FLOAT_SUBTYPES
-        self.limited = 0
-        self.peak = 0.0
-        self._file = sf.SoundFile(str(self.tmp), "w", samplerate=info.samplerate,
-                                  channels=info.channels, format=fmt, subtype=subtype)
-
-    def write(self, block: np.ndarray) -> np.ndarray:
-        """Write ``(samples, channels)``; return what was written (after limiting)."""
-        if block.size:
-            self.peak = max(self.peak, float(np.max(np.abs(block))))
-        if self.limit:
-            over = np.abs(block) > 1.0
-            if over.any():
-                self.limited += int(over.sum())
-                block = np.clip(block, -1.0, 1.0)
-        self._file.write(block)
-        return block
-
-    def commit(self) -> None:
-        self._file.close()
-        os.replace(self.tmp, self.dest)
-
-    def abort(self) -> None:
-        self._file.close()
-        self.tmp.unlink(missing_ok=True)
-
-
 def denoise_file(denoiser, src: str | Path, dest: str | Path, *, strength: float = 1.0,
                  residual: bool = False, overwrite: bool = False, block_seconds: float = 10.0,
                  progress: bool = False) -> FileResult:
@@ -248,7 +215,7 @@ def denoise_file(denoiser, src: str | Path, dest: str | Path, *, strength: float
     src, dest = Path(src), Path(dest)
     res = FileResult(input=src)
     start = time.perf_counter()
-    writers: list[_Writer] = []
+    writers: list[AudioWriter] = []
     try:
         _check_strength(strength)
         targets = [dest] + ([residual_path(dest)] if residual else [])
@@ -265,10 +232,12 @@ def denoise_file(denoiser, src: str | Path, dest: str | Path, *, strength: float
         if info.frames <= 0:
             raise AudioError("empty file (0 samples)", path=src)
         res.duration_s = info.frames / info.samplerate
-        fmt, subtype, note = _output_subtype(info, src)
+        fmt, subtype, note = output_subtype(info, src)
         stream = denoiser.stream(sample_rate=info.samplerate, channels=info.channels,
+                                 level=_file_level(src, info, block_seconds),
                                  frames=info.frames)
-        writers = [_Writer(t, info, fmt, subtype) for t in targets]
+        for target in targets:  # one at a time: a failure aborts those already open
+            writers.append(AudioWriter(target, info, fmt, subtype))
         blocksize = max(1024, int(block_seconds * info.samplerate))
         dry = np.zeros((0, info.channels), np.float32)
         bar = _file_bar(src, res.duration_s, progress)
@@ -304,13 +273,27 @@ def denoise_file(denoiser, src: str | Path, dest: str | Path, *, strength: float
     return res
 
 
+def _file_level(src: Path, info, block_seconds: float) -> float | None:
+    """A first pass over ``src``: its active RMS (what :meth:`Denoiser.denoise` measures on the
+    whole array), or ``None`` if a block holds NaN/Inf (the stream then names the position)."""
+    frame = frame_samples(info.samplerate)
+    blocksize = max(1, int(block_seconds * info.samplerate) // frame) * frame
+    energies = []
+    with sf.SoundFile(str(src)) as f:
+        for block in f.blocks(blocksize=blocksize, dtype="float32", always_2d=True):
+            if not np.all(np.isfinite(block)):
+                return None
+            energies.append(frame_energies(block.T, info.samplerate))
+    return active_rms_of(np.concatenate(energies)) if energies else None
+
+
 def _check_strength(strength: float) -> None:
     if not 0.0 <= float(strength) <= 1.0:
         raise ConfigError(f"strength={strength}: must be in [0, 1] (1 = fully denoised)",
                           key="strength")
 
 
-def _write_out(wet: np.ndarray, dry: np.ndarray, writers: list[_Writer],
+def _write_out(wet: np.ndarray, dry: np.ndarray, writers: list[AudioWriter],
                strength: float) -> np.ndarray:
     """Mix the next ``len(wet)`` output samples with their dry twins and write them.
 
@@ -373,6 +356,8 @@ def denoise_files(inputs: str | Path | Iterable[str | Path], output: str | Path,
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     pairs = plan_outputs(list(inputs), output)
+    for folder in dict.fromkeys(dest.parent for _, dest in pairs):  # before any model loads
+        check_writable(folder, what="output")
     if isinstance(model, Denoiser):
         den, label = model, model.name
     else:

@@ -6,11 +6,20 @@ its length.
 as one block, ``noisenil denoise`` feeds it ``soundfile.blocks`` of a file of any length. It holds
 about one inference chunk (``patches.chunk_width`` frames, 4 s at the defaults) per channel:
 
+0. scale by the level gain ``g`` (:mod:`noisenil.dsp.levels`): the input's active RMS, given up
+   front (``level=``; :meth:`Denoiser.denoise` and ``noisenil denoise`` measure the whole input
+   first) or measured on the first :data:`LOOKAHEAD_S` seconds (the stream's look-ahead: no
+   output before them), brought to the reference level; ``1/g`` is applied to the output, so
+   ``denoise(a * x) = a * denoise(x)``. Silence and near-silence pass through unchanged;
 1. resample each block to the network's rate (a streaming soxr resampler: bit-identical to the
    one-shot one);
 2. cut STFT frames as soon as their samples are in (``center=False`` on the buffered samples
    gives the frames of the whole-signal ``center=True`` STFT at the same positions; the
-   ``n_fft // 2`` zeros of the centre padding are added at both ends);
+   ``n_fft // 2`` zeros of the centre padding are added at both ends, and ``ceil(n_fft / hop) -
+   1`` frames more at the end, so that the last samples are covered by as many frames as any
+   other: with only the centre padding, a length just short of a whole hop left its last samples
+   under the tail of one window, and the inverse STFT's division by the tiny summed window
+   turned any change the network made there into a spike);
 3. run the full-height chunks of the :class:`~noisenil.dsp.chunks.ChunkPlan` through the
    network as soon as their frames are in (up to ``batch_size`` chunks per call, all channels
    together) and cross-fade them into the previous ones;
@@ -31,7 +40,11 @@ import soxr
 
 from noisenil.dsp.chunks import ChunkPlan, pad_to_multiple
 from noisenil.dsp.features import OverlapAdd, n_frames as count_frames, stft
+from noisenil.dsp.levels import active_rms, normalising_gain
 from noisenil.errors import AudioError
+
+#: Seconds a stream given no ``level`` buffers to measure it (its look-ahead).
+LOOKAHEAD_S = 10.0
 
 
 def resampled_length(n: int, orig_sr: int, target_sr: int) -> int:
@@ -64,6 +77,8 @@ class StreamingDenoiser:
         frames: Total samples per channel of the signal. Needed up front: the chunk plan (the
             chunk width and the last chunk) depends on it, and the output is cut to exactly
             this length.
+        level: The signal's active RMS (:func:`~noisenil.dsp.levels.active_rms`, linear), if
+            known; ``None`` measures it on the first :data:`LOOKAHEAD_S` seconds.
 
     Example:
         >>> stream = StreamingDenoiser(den, sample_rate=44100, channels=2, frames=info.frames)
@@ -72,7 +87,8 @@ class StreamingDenoiser:
         >>> out.write(stream.flush())
     """
 
-    def __init__(self, denoiser, *, sample_rate: int, channels: int, frames: int):
+    def __init__(self, denoiser, *, sample_rate: int, channels: int, frames: int,
+                 level: float | None = None):
         if frames < 1:
             raise AudioError(f"frames={frames}: a signal needs at least one sample")
         if channels < 1:
@@ -92,7 +108,9 @@ class StreamingDenoiser:
         self._from_model = _Resampler(msr, self.sample_rate, channels, quality)
         self._m_total = resampled_length(self.frames, self.sample_rate, msr)
         self._m_seen = 0
-        self._n_frames = count_frames(self._m_total, cfg.stft, center=True)
+        # Frames past the centre-padded end, so the last samples get full window coverage.
+        self._tail = -(-self._n_fft // self._hop) - 1
+        self._n_frames = count_frames(self._m_total, cfg.stft, center=True) + self._tail
         self.plan = ChunkPlan.for_frames(self._n_frames, cfg.patches)
         self._next_chunk = 0
 
@@ -110,6 +128,11 @@ class StreamingDenoiser:
         self._f0 = 0                 # frame index of the buffers' first column
         self._istft = OverlapAdd(cfg.stft, lead=(channels,), length=self._m_total)
         self._in_seen = 0            # input samples taken
+        self._lookahead = min(self.frames, max(1, int(LOOKAHEAD_S * self.sample_rate)))
+        self._pending = np.zeros((0, channels), dtype=np.float32)  # input before the level
+        self._decided = level is not None
+        #: The level gain applied before the network (``None``: passed through unchanged).
+        self.gain = normalising_gain(level) if level is not None else None
         self._out_seen = 0           # output samples at the input rate handed out
         self._flushed = False
 
@@ -139,7 +162,13 @@ class StreamingDenoiser:
             raise AudioError(f"NaN or Inf samples (first at {first / self.sample_rate:.2f} s)")
         self._in_seen += x.shape[0]
         start = time.perf_counter()
-        out = self._run(self._to_model(x), last=False)
+        if self._decided:
+            out = self._feed(x, last=False)
+        else:
+            self._pending = np.concatenate([self._pending, x])
+            out = np.zeros((0, self.channels), np.float32)
+            if self._pending.shape[0] >= self._lookahead:
+                out = self._decide_and_feed(last=False)
         self._account(start, x.shape[0])
         return out
 
@@ -148,16 +177,36 @@ class StreamingDenoiser:
         if self._flushed:
             return np.zeros((0, self.channels), dtype=np.float32)
         start = time.perf_counter()
-        out = self._run(self._to_model(np.zeros((0, self.channels), np.float32), last=True),
-                        last=True)
+        head = (self._decide_and_feed(last=False) if not self._decided  # counted already
+                else np.zeros((0, self.channels), np.float32))
+        tail = self._feed(np.zeros((0, self.channels), np.float32), last=True)
         self._flushed = True
-        missing = self.frames - self._out_seen - out.shape[0]
+        missing = self.frames - self._out_seen - tail.shape[0]
         if missing > 0:  # soxr may come up a sample short at the very end
-            out = np.concatenate([out, np.zeros((missing, self.channels), np.float32)])
-        out = out[:max(0, self.frames - self._out_seen)]
-        self._out_seen += out.shape[0]
+            tail = np.concatenate([tail, np.zeros((missing, self.channels), np.float32)])
+        tail = tail[:max(0, self.frames - self._out_seen)]
+        self._out_seen += tail.shape[0]
         self._account(start, 0)
-        return out
+        return np.concatenate([head, tail])
+
+    def _decide_and_feed(self, *, last: bool) -> np.ndarray:
+        """Measure the level on the look-ahead buffer, then denoise that buffer."""
+        self.gain = normalising_gain(active_rms(self._pending.T, self.sample_rate))
+        self._decided = True
+        pending, self._pending = self._pending, np.zeros((0, self.channels), np.float32)
+        return self._feed(pending, last=last)
+
+    def _feed(self, x: np.ndarray, *, last: bool) -> np.ndarray:
+        """Input-rate samples through the gain, the pipeline and the inverse gain."""
+        if self.gain is None:  # silence: passed through exactly
+            if last:
+                return np.zeros((0, self.channels), np.float32)
+            out = x[:max(0, self.frames - self._out_seen)]
+            self._out_seen += out.shape[0]
+            return out.astype(np.float32, copy=True)
+        g = np.float32(self.gain)
+        out = self._run(self._to_model(x * g, last=last), last=last)
+        return (out / g).astype(np.float32)
 
     def run(self, audio: np.ndarray) -> np.ndarray:
         """The whole signal ``(samples, channels)`` as one block: ``process`` then ``flush``."""
@@ -178,9 +227,10 @@ class StreamingDenoiser:
                                             np.float32)])
             self._m_seen = self._m_total
         self._samples = np.concatenate([self._samples, m.T], axis=1)
-        if last:  # the centre padding at the end
+        if last:  # the centre padding at the end, and the tail frames' samples
+            pad = self._half + self._tail * self._hop
             self._samples = np.concatenate(
-                [self._samples, np.zeros((self.channels, self._half), np.float32)], axis=1)
+                [self._samples, np.zeros((self.channels, pad), np.float32)], axis=1)
         self._analyze()
         plan = self.plan
         ready = self._next_chunk
