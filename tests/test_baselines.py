@@ -20,7 +20,7 @@ from noisenil.evaluation.baselines import (
 from noisenil.config import StftConfig
 from noisenil.errors import AudioError, ConfigError, NoiseNilError
 from noisenil.data.mixing import loop_to_length, mix, power
-from noisenil.evaluation.waveform import si_sdr
+from noisenil.dsp.measures import si_sdr
 
 SR = 16000
 RUNNABLE = ["spectral_subtraction", "wiener", "log_mmse"]  # numpy/scipy only, always available

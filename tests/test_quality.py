@@ -14,7 +14,7 @@ from noisenil.errors import AudioError, ConfigError
 from noisenil.evaluation.perceptual import INSTALL_HINT, pesq_score, stoi_score
 from noisenil.evaluation.quality import audio_scores, available_metrics
 from noisenil.evaluation.spectrogram import spectrogram_mse, spectrogram_ssim
-from noisenil.evaluation.waveform import MAX_DB, segmental_snr, si_sdr, snr
+from noisenil.dsp.measures import MAX_DB, segmental_snr, si_sdr, snr
 
 SR = 16000
 

@@ -36,8 +36,10 @@ DEBUG = str(PROJECT_ROOT / "configs" / "debug.yaml")
 
 
 def overrides(demo_dir, results, *extra):
+    """The machinery tests pin the feature-domain objective (a Keras metric, cheap);
+    test_the_default_objective_is_the_waveform_metric covers the default."""
     return [f"data.demo_dir={demo_dir}", f"tune.results_dir={results}",
-            "train.tensorboard=false", *extra]
+            "train.tensorboard=false", "tune.objective=val_snr", *extra]
 
 
 def debug_cfg(demo_dir, results, *extra):
@@ -98,6 +100,20 @@ def test_a_three_model_sweep_writes_the_experiment(three_model_sweep):
     assert set(res.baseline) == {"val_loss", "val_snr"} and np.isfinite(res.baseline["val_snr"])
     assert f"scores val_snr {res.baseline['val_snr']:.3f}" in summary
     assert list((root / "tuner" / "dncnn").glob("trial_*/logs/*/execution0/train"))
+
+
+def test_the_default_objective_is_the_waveform_metric(demo_dir, tmp_path):
+    """tune.objective defaults to val_delta_si_sdr: the SI-SDR gain of each trial's model on
+    fixed validation clips through the inference path, in trials.csv and the best record."""
+    cfg = load_config(DEBUG, overrides=[f"data.demo_dir={demo_dir}",
+                                        f"tune.results_dir={tmp_path}", "tune.models=[unet]",
+                                        "train.tensorboard=false"])
+    assert cfg.tune.objective == "val_delta_si_sdr" and cfg.tune.mode == "max"
+    res = tune(cfg, progress=False)
+    assert list(res.trials.columns[:4]) == ["model", "trial_id", "status", "val_delta_si_sdr"]
+    assert (res.trials["status"] == "COMPLETED").all()
+    scores = res.trials["val_delta_si_sdr"]
+    assert np.isfinite(scores).all() and res.best["unet"].score == pytest.approx(scores.max())
 
 
 def test_load_experiment_gives_back_what_tune_returned(three_model_sweep):

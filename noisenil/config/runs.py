@@ -62,7 +62,10 @@ class TrainConfig:
             Rerunning on the same folder resumes from its last completed epoch.
         epochs: Epochs in total (a resumed run continues up to this number).
         monitor: Metric that selects the best checkpoint, drives early stopping and the plateau
-            schedule (``val_snr``; without a validation set its training twin, ``snr``).
+            schedule: ``val_delta_si_sdr`` (default: the SI-SDR improvement on fixed validation
+            clips run through the inference path, see :mod:`noisenil.training.validation`),
+            ``val_si_sdr``, or a Keras metric (``val_snr``: feature-domain SNR; without a
+            validation set the training twin, ``snr``).
         monitor_mode: ``max``, ``min``, or ``auto`` (``max`` for SNR/SSIM, else ``min``).
         early_stopping_patience: Epochs without improvement before stopping (0: never).
         lr_schedule: ``plateau`` (divide by ``1/plateau_factor`` after ``plateau_patience``
@@ -83,11 +86,15 @@ class TrainConfig:
             initialisation. The ``model`` section must build the same architecture and the
             model's STFT/feature settings must match this config's; the optimizer starts afresh
             at the configured learning rate. Ignored when the run resumes.
+        validation_clips: Validation clips of the waveform metric (0: none; then the monitor
+            must be a Keras metric such as ``val_snr``), drawn from the validation split.
+        validation_seconds: Length of each clip, in s.
+        validation_snrs: Input SNRs the clips are mixed at, in dB.
     """
 
     run_dir: str = "runs/train"
     epochs: int = 50
-    monitor: str = "val_snr"
+    monitor: str = "val_delta_si_sdr"
     monitor_mode: Literal["auto", "max", "min"] = "auto"
     early_stopping_patience: int = 10
     lr_schedule: Literal["plateau", "step", "constant"] = "plateau"
@@ -101,8 +108,17 @@ class TrainConfig:
     seed: int = 0
     tensorboard: bool = True
     init_from: str | None = None
+    validation_clips: int = 32
+    validation_seconds: float = 4.0
+    validation_snrs: list[float] = field(default_factory=lambda: [0.0, 5.0, 10.0, 15.0])
 
     def __post_init__(self):
+        number("train.validation_clips", self.validation_clips, lo=0, integer=True)
+        number("train.validation_seconds", self.validation_seconds, lo=0.5, hi=60.0)
+        if not self.validation_snrs:
+            fail("train.validation_snrs", self.validation_snrs, "give at least one input SNR")
+        for snr in self.validation_snrs:
+            number("train.validation_snrs", snr, lo=-30.0, hi=60.0)
         for name in ("epochs", "lr_step_epochs", "plateau_patience"):
             number(f"train.{name}", getattr(self, name), lo=1, integer=True)
         number("train.early_stopping_patience", self.early_stopping_patience, lo=0, integer=True)
@@ -138,7 +154,9 @@ class TuneConfig:
         epochs: Epochs per trial (``hyperband``: the most epochs a trial can reach).
         hyperband_factor: Hyperband's reduction factor (keeps 1/factor of the trials per round).
         executions_per_trial: Trainings per trial (different initialisations, objective averaged).
-        objective: Metric to optimise, as Keras logs it: ``val_snr`` (default), ``val_loss``,
+        objective: Metric to optimise: ``val_delta_si_sdr`` (default; the waveform metric of
+            :mod:`noisenil.training.validation`, clips from ``train.validation_*``),
+            ``val_si_sdr``, or a Keras metric as Keras logs it: ``val_snr``, ``val_loss``,
             ``val_ssim`` (with ``ssim`` in ``model.metrics``), or a training twin without
             ``val_``.
         direction: ``max``, ``min``, or ``auto`` (``max`` for SNR/SSIM, else ``min``).
@@ -153,6 +171,9 @@ class TuneConfig:
         max_consecutive_failures: A model's search stops after this many failed trials in a row
             (a systematic problem, not an unlucky hyperparameter); the experiment goes on with
             the next model.
+        worker_lease_s: Distributed mode: seconds without a word from a worker (each sends a
+            heartbeat every fifth of this while it trains) after which the chief gives up on it
+            and requeues its trial for the other workers.
     """
 
     experiment: str = "sweep"
@@ -163,13 +184,14 @@ class TuneConfig:
     epochs: int = 10
     hyperband_factor: int = 3
     executions_per_trial: int = 1
-    objective: str = "val_snr"
+    objective: str = "val_delta_si_sdr"
     direction: Literal["auto", "max", "min"] = "auto"
     seed: int = 0
     strategy: Literal["none", "mirrored"] = "none"
     hparams: dict = field(default_factory=dict)
     space: dict = field(default_factory=dict)
     max_consecutive_failures: int = 5
+    worker_lease_s: float = 300.0
 
     def __post_init__(self):
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.experiment or ""):
@@ -182,6 +204,7 @@ class TuneConfig:
         for name in ("max_trials", "epochs", "executions_per_trial", "max_consecutive_failures"):
             number(f"tune.{name}", getattr(self, name), lo=1, integer=True)
         number("tune.hyperband_factor", self.hyperband_factor, lo=2, integer=True)
+        number("tune.worker_lease_s", self.worker_lease_s, lo=0.0, lo_open=True, unit=" s")
         for section in ("hparams", "space"):
             for model, values in getattr(self, section).items():
                 mapping(f"tune.{section}.{model}", values, "hyperparameter names to values")

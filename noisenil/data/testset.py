@@ -1,7 +1,8 @@
 """Test sets for evaluation: paired noisy/clean files, or clean files mixed with noises at fixed
 SNRs with a fixed seed, so every method is scored on identical inputs.
 
-Layouts :func:`load_test_set` understands for a folder ``DIR``:
+Layouts :func:`load_test_set` understands for a folder ``DIR`` (recognised by
+:func:`noisenil.data.layout.find_layout`, as for every ``--data``):
 
 - ``DIR/clean/`` + ``DIR/noisy/``: paired, files matched by relative name (also the
   VoiceBank-DEMAND names ``clean_testset_wav/`` + ``noisy_testset_wav/``: any sub-folder whose
@@ -31,6 +32,7 @@ import numpy as np
 from noisenil.dsp.audio_io import load_audio
 from noisenil.config import Config
 from noisenil.errors import AudioError, ConfigError, DatasetError
+from noisenil.data.layout import find_layout
 from noisenil.data.manifest import AudioFile, match_pairs, scan_folder, split_by_group
 from noisenil.data.mixing import loop_to_length, mix, snr_db
 
@@ -173,32 +175,10 @@ def paired_examples(pairs: Sequence, *, sample_rate: int, snr_step: float = 5.0,
         n = min(x.shape[0], y.shape[0])
         x, y = x[:n], y[:n]
         measured = snr_db(x, y - x)
+        # + 0.0: a group just below 0 dB rounds to -0.0, which prints as "-0 dB".
         out.append(TestExample(name=p.name, clean=x, noisy=y, input_snr=measured,
-                               snr_db=float(np.round(measured / snr_step) * snr_step)))
+                               snr_db=float(np.round(measured / snr_step) * snr_step) + 0.0))
     return out
-
-
-def _subfolders(root: Path) -> dict[str, Path]:
-    found: dict[str, list[Path]] = {"clean": [], "noisy": [], "noise": []}
-    for d in sorted(p for p in root.iterdir() if p.is_dir()):
-        low = d.name.lower()
-        if "clean" in low:
-            found["clean"].append(d)
-        elif "noisy" in low:
-            found["noisy"].append(d)
-        elif "noise" in low:
-            found["noise"].append(d)
-    for kind, dirs in found.items():
-        if len(dirs) > 1:
-            tests = [d for d in dirs if "test" in d.name.lower()]
-            if len(tests) != 1:
-                raise DatasetError(f"data={str(root)!r}: several {kind} folders "
-                                   f"{[d.name for d in dirs]}, {len(tests)} of them named "
-                                   f"'test'; point --data at one layout")
-            logger.info("%s: %s folders %s: evaluating on %s/", root, kind,
-                        [d.name for d in dirs], tests[0].name)
-            found[kind] = tests
-    return {k: v[0] for k, v in found.items() if v}
 
 
 def _first(items: list, max_files: int | None) -> list:
@@ -207,7 +187,8 @@ def _first(items: list, max_files: int | None) -> list:
 
 def load_test_set(data: str | Path | Config, *, sample_rate: int = 16000,
                   snrs: Sequence[float] = DEFAULT_SNRS, seed: int = 0,
-                  max_files: int | None = None, snr_step: float = 5.0) -> TestSet:
+                  max_files: int | None = None, snr_step: float = 5.0,
+                  split: str = "test") -> TestSet:
     """Build a test set from a folder (see the module docstring) or a config's test split.
 
     Args:
@@ -217,6 +198,8 @@ def load_test_set(data: str | Path | Config, *, sample_rate: int = 16000,
         seed: Seed of the noise draws of mixed sets.
         max_files: Use at most this many clean files (the first by name), for quick runs.
         snr_step: Grid, in dB, that paired examples are grouped on.
+        split: With a config: its ``"test"`` split (default) or its ``"val"`` split (the
+            waveform validation clips of training).
 
     Returns:
         A :class:`TestSet`.
@@ -234,34 +217,28 @@ def load_test_set(data: str | Path | Config, *, sample_rate: int = 16000,
     if isinstance(data, Config):
         examples, description = _from_config(data, sample_rate=sample_rate, snrs=snrs, seed=seed,
                                              max_files=max_files, snr_step=snr_step,
-                                             skipped=skipped)
+                                             skipped=skipped, split=split)
     else:
-        root = Path(data)
-        if not root.is_dir():
-            raise DatasetError(f"data={str(root)!r}: no such folder")
-        dirs = _subfolders(root)
-        if "clean" in dirs and "noisy" in dirs:
-            pairs, problems = match_pairs(scan_folder(dirs["clean"], label="clean"),
-                                          scan_folder(dirs["noisy"], label="noisy"))
+        layout = find_layout(data, use="test")
+        root = layout.root
+        if layout.noisy is not None:
+            pairs, problems = match_pairs(scan_folder(layout.clean, label="clean"),
+                                          scan_folder(layout.noisy, label="noisy"))
             skipped += [(str(n), why) for n, why in problems]
             examples = paired_examples(_first(pairs, max_files), sample_rate=sample_rate,
                                        snr_step=snr_step, skipped=skipped)
-            description = (f"paired files in {root} ({dirs['clean'].name}/ + "
-                           f"{dirs['noisy'].name}/), grouped by input SNR to {snr_step:g} dB")
-        elif "clean" in dirs and "noise" in dirs:
-            clean = scan_folder(dirs["clean"], label="clean")
-            noise = scan_folder(dirs["noise"], label="noise")
+            description = (f"paired files in {root} ({layout.describe()}), grouped by input "
+                           f"SNR to {snr_step:g} dB")
+        else:
+            clean = scan_folder(layout.clean, label="clean")
+            noise = scan_folder(layout.noise, label="noise")
             skipped += [(str(p), why) for p, why in clean.bad + noise.bad]
             examples = mixed_examples(_first(clean.files, max_files), noise.files,
                                       sample_rate=sample_rate, snrs=snrs, seed=seed,
                                       skipped=skipped)
-            description = (f"{len(clean.files[:max_files])} clean files of {dirs['clean']} mixed "
-                           f"with {len(noise.files)} noises of {dirs['noise']} at {snr_text} dB "
+            description = (f"{len(clean.files[:max_files])} clean files of {layout.clean} mixed "
+                           f"with {len(noise.files)} noises of {layout.noise} at {snr_text} dB "
                            f"(seed {seed})")
-        else:
-            raise DatasetError(
-                f"data={str(root)!r}: expected sub-folders clean/ + noisy/ (paired) or clean/ + "
-                f"noise/ (mixed at fixed SNRs); found {sorted(p.name for p in root.iterdir())}")
     if not examples:
         raise DatasetError(f"data={data!r}: no usable test example ({skipped[:3]})")
     logger.info("test set: %d examples, %.1f s at %d Hz; %s", len(examples),
@@ -270,12 +247,17 @@ def load_test_set(data: str | Path | Config, *, sample_rate: int = 16000,
 
 
 def _from_config(cfg: Config, *, sample_rate: int, snrs: Sequence[float], seed: int,
-                 max_files: int | None, snr_step: float, skipped: list,
+                 max_files: int | None, snr_step: float, skipped: list, split: str = "test",
                  ) -> tuple[list[TestExample], str]:
     from noisenil.data.datasets import resolve_data_dirs
 
     d = cfg.data
-    if d.test_fraction <= 0:
+    if split not in ("test", "val"):
+        raise ConfigError(f"split={split!r}: choose 'test' or 'val'", key="split")
+    if split == "val" and d.val_fraction <= 0:
+        raise ConfigError("data.val_fraction=0: no validation split to draw validation clips "
+                          "from", key="data.val_fraction")
+    if split == "test" and d.test_fraction <= 0:
         raise ConfigError("data.test_fraction=0: the configuration holds no test files out; set "
                           "it above 0 before training, or evaluate on a folder (--data DIR)",
                           key="data.test_fraction")
@@ -286,15 +268,15 @@ def _from_config(cfg: Config, *, sample_rate: int, snrs: Sequence[float], seed: 
     clean = scan_folder(dirs["clean_dir"], label="data.clean_dir", **kw)
     if d.mode == "paired":
         pairs, _ = match_pairs(clean, scan_folder(dirs["noisy_dir"], label="data.noisy_dir", **kw))
-        test = _first(split_by_group(pairs, **fractions)["test"], max_files)
+        test = _first(split_by_group(pairs, **fractions)[split], max_files)
         return (paired_examples(test, sample_rate=sample_rate, snr_step=snr_step,
                                 skipped=skipped),
-                f"the test split of {dirs['clean_dir']} + {dirs['noisy_dir']} (paired)")
+                f"the {split} split of {dirs['clean_dir']} + {dirs['noisy_dir']} (paired)")
     noise = scan_folder(dirs["noise_dir"], label="data.noise_dir", extensions=d.extensions)
-    test = _first(split_by_group(clean.files, **fractions)["test"], max_files)
-    test_noise = split_by_group(noise.files, **fractions)["test"] or noise.files
+    test = _first(split_by_group(clean.files, **fractions)[split], max_files)
+    test_noise = split_by_group(noise.files, **fractions)[split] or noise.files
     text = "/".join(f"{s:g}" for s in snrs)
     return (mixed_examples(test, test_noise, sample_rate=sample_rate, snrs=snrs, seed=seed,
                            skipped=skipped),
-            f"the test split ({len(test)} files) of {dirs['clean_dir']} mixed with "
-            f"{len(test_noise)} test noises of {dirs['noise_dir']} at {text} dB (seed {seed})")
+            f"the {split} split ({len(test)} files) of {dirs['clean_dir']} mixed with "
+            f"{len(test_noise)} {split} noises of {dirs['noise_dir']} at {text} dB (seed {seed})")

@@ -6,7 +6,7 @@ Both packages are imported when a score is asked for, not at import time. Withou
 :func:`missing_hint` says so beforehand.
 
 Arguments are 1-D float arrays ``(samples,)`` of equal length, reference (clean) first,
-estimate second, checked as in :mod:`noisenil.evaluation.waveform`.
+estimate second, checked as in :mod:`noisenil.dsp.measures`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from types import ModuleType
 
 import numpy as np
 
-from noisenil.evaluation.checks import check_pair, check_rate
+from noisenil.dsp.checks import check_pair, check_rate
 
 logger = logging.getLogger(__name__)
 

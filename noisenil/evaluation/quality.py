@@ -5,7 +5,7 @@ These are the evaluation metrics of the design (the training metric is
 :class:`noisenil.models.metrics.SNR`, written with ``keras.ops``); this module imports neither
 Keras nor TensorFlow. The measures themselves live by kind:
 
-- :mod:`noisenil.evaluation.waveform`: SNR, segmental SNR and SI-SDR (dB, capped at 100);
+- :mod:`noisenil.dsp.measures`: SNR, segmental SNR and SI-SDR (dB, capped at 100);
 - :mod:`noisenil.evaluation.perceptual`: PESQ and STOI, the optional ``eval`` extra
   (``pip install "noisenil[eval]"``); without it their scores are NaN with the install hint,
   and :func:`available_metrics` says which metrics can run;
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from noisenil.errors import ConfigError
-from noisenil.evaluation.checks import check_pair, check_rate
+from noisenil.dsp.checks import check_pair, check_rate
 from noisenil.evaluation.perceptual import Score, missing_hint, pesq_score, stoi_score
 from noisenil.evaluation.spectrogram import spectrogram_mse, spectrogram_ssim
-from noisenil.evaluation.waveform import segmental_snr, si_sdr, snr
+from noisenil.dsp.measures import segmental_snr, si_sdr, snr
 
 logger = logging.getLogger(__name__)
 
@@ -47,22 +47,27 @@ class MetricInfo:
         label: Human-readable name for tables and plot axes.
         unit: Unit for axis labels (empty when dimensionless).
         higher_is_better: Ranking direction; improvements ``delta_<m>`` follow the same direction.
+        low: The smallest value the metric can take (``None``: unbounded); plots clip their
+            confidence bands to ``[low, high]``.
+        high: The largest value it can take (``None``: unbounded).
     """
 
     label: str
     unit: str
     higher_is_better: bool
+    low: float | None = None
+    high: float | None = None
 
 
 #: Every evaluation metric, in report order.
 METRIC_INFO: dict[str, MetricInfo] = {
-    "si_sdr": MetricInfo("SI-SDR", "dB", True),
-    "snr": MetricInfo("SNR", "dB", True),
-    "segmental_snr": MetricInfo("segmental SNR", "dB", True),
-    "pesq": MetricInfo("PESQ", "MOS-LQO", True),
-    "stoi": MetricInfo("STOI", "", True),
-    "spectrogram_ssim": MetricInfo("spectrogram SSIM", "", True),
-    "spectrogram_mse": MetricInfo("spectrogram MSE", "", False),
+    "si_sdr": MetricInfo("SI-SDR", "dB", True, high=100.0),
+    "snr": MetricInfo("SNR", "dB", True, high=100.0),
+    "segmental_snr": MetricInfo("segmental SNR", "dB", True, low=-10.0, high=35.0),
+    "pesq": MetricInfo("PESQ", "MOS-LQO", True, low=-0.5, high=4.64),
+    "stoi": MetricInfo("STOI", "", True, low=0.0, high=1.0),
+    "spectrogram_ssim": MetricInfo("spectrogram SSIM", "", True, low=-1.0, high=1.0),
+    "spectrogram_mse": MetricInfo("spectrogram MSE", "", False, low=0.0),
 }
 
 
@@ -74,7 +79,8 @@ def metric_info(metric: str) -> tuple[MetricInfo, bool]:
             name as label, no unit and higher-is-better.
 
     Returns:
-        ``(info, is_delta)``; for ``delta_`` names the label is prefixed with ``"Δ"``.
+        ``(info, is_delta)``; for ``delta_`` names the label is prefixed with ``"Δ"`` (and
+        the range is open: an improvement has no fixed bounds).
     """
     is_delta = metric.startswith("delta_")
     base = metric[len("delta_"):] if is_delta else metric
@@ -82,6 +88,11 @@ def metric_info(metric: str) -> tuple[MetricInfo, bool]:
     if is_delta:
         info = MetricInfo(f"Δ{info.label}", info.unit, info.higher_is_better)
     return info, is_delta
+
+
+def snr_label(snr_db: float) -> str:
+    """An input-SNR group as a table header or axis tick: ``"5"``, ``"0"`` (never ``"-0"``)."""
+    return f"{float(snr_db) + 0.0:g}"
 
 
 def metric_label(metric: str, *, arrow: bool = False) -> str:

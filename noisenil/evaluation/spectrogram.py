@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from noisenil.errors import AudioError, ConfigError
-from noisenil.evaluation.checks import check_pair
+from noisenil.dsp.checks import check_pair
 
 _NAMES = ("ref_features", "est_features")
 

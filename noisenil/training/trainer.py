@@ -9,6 +9,7 @@ A run lives in one folder (``train.run_dir``)::
     history.csv     one row per epoch (appended across resumptions)
     logs/           TensorBoard logs
     model.keras     the final model (the best checkpoint), written when the run ends
+    noisy_input.json  the noisy input's own validation loss and metrics (what to beat)
 
 Rerunning on the same folder resumes after the last completed epoch, with the optimizer state,
 the learning rate and the best value so far (a killed run loses at most the epoch in flight).
@@ -34,21 +35,29 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
-from noisenil.config import Config, as_config, save_config
+from noisenil.config import Config, as_config, metric_direction, save_config
+from noisenil.config.atomic import check_writable, read_json, write_json
 from noisenil.errors import ConfigError, NoiseNilError
 from noisenil.models import hypermodel_from_config
 from noisenil.models.saving import embed_config, load_model
 from noisenil.training.callbacks import training_callbacks
+from noisenil.training.validation import validation_clips, waveform_callbacks
+from noisenil.training.identity import identity_scores
+from noisenil.training.progress import keras_verbose
 from noisenil.training.runs import (
     RunState,
     check_same_run,
     differing_setting,
     read_history,
     read_state,
+    trim_history,
 )
 from noisenil.training.strategy import distribution_scope, precision_policy
 
 logger = logging.getLogger(__name__)
+
+#: The noisy input's validation scores, beside the run (what :attr:`TrainResult.noisy` reads).
+NOISY_INPUT = "noisy_input.json"
 
 
 @dataclass
@@ -63,6 +72,9 @@ class TrainResult:
         monitor: The metric that selected the model.
         epochs_done: Epochs completed in total.
         resumed_from: Epochs already done when this call started (0 for a fresh run).
+        noisy: The noisy input's own value of ``monitor`` on the same validation batches
+            (:func:`~noisenil.training.identity.identity_scores`; NaN without them).
+        mode: ``max`` or ``min``: the direction of ``monitor``.
     """
 
     run_dir: Path
@@ -72,6 +84,14 @@ class TrainResult:
     monitor: str = "val_snr"
     epochs_done: int = 0
     resumed_from: int = 0
+    noisy: float = math.nan
+    mode: str = "max"
+
+    @property
+    def improvement(self) -> float:
+        """How much the best model beats the noisy input on ``monitor`` (positive = better,
+        whatever its direction; NaN where either is unknown)."""
+        return (self.best - self.noisy) * (1.0 if self.mode == "max" else -1.0)
 
 
 def initial_weights(cfg: Config) -> list | None:
@@ -90,7 +110,7 @@ def initial_weights(cfg: Config) -> list | None:
         path = resolve_model(source, key="train.init_from")
     except NoiseNilError as err:
         raise ConfigError(str(err), key="train.init_from") from err
-    before, where = model_config(path)
+    before, where = model_config(path, key="train.init_from")
     if where != "defaults":
         found = differing_setting(before, cfg, ("stft", "features"))
         if found is not None:
@@ -165,27 +185,35 @@ def train(cfg: Config | str | os.PathLike | None, *, overrides: Iterable[str] = 
     hypermodel = hypermodel_from_config(cfg)  # fails fast on a bad model section
     scope, replicas = distribution_scope(t.strategy)
     check_same_run(cfg, run_dir)
+    check_writable(run_dir, what="train.run_dir")
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.yaml")
 
     state = read_state(run_dir)
     done = int(state.get("epochs_done", 0)) if (run_dir / "last.keras").exists() else 0
+    trim_history(run_dir / "history.csv", done)  # rows of epochs a kill left unsaved
     if done >= t.epochs:
         logger.info("%s: %d of %d epochs already done", run_dir, done, t.epochs)
         return _finish(cfg, run_dir, t.monitor, state.get("best"), done, done)
     start_weights = None if done else initial_weights(cfg)  # before any data is loaded
 
     fit_kwargs: dict[str, Any] = dict(epochs=t.epochs, initial_epoch=done,
-                                      verbose=1 if progress else 0)
+                                      verbose=keras_verbose(progress))
     if data is None:
         train_data, val_data = configured_data(cfg, replicas, progress, fit_kwargs)
         train_data_epoch(train_data, done)
     else:
         train_data, val_data = data
-    monitor = t.monitor
+    # The waveform metric's clips come from the configured data's validation split; with
+    # batches given as ``data`` there is no such split, and a waveform monitor falls back.
+    waveform, monitor = waveform_callbacks(cfg, t.monitor,
+                                           has_validation=data is None and val_data is not None)
     if val_data is None and monitor.startswith("val_"):
         monitor = monitor[len("val_"):]
-        logger.warning("no validation data (data.val_fraction=0): monitoring %r", monitor)
+        logger.warning("no validation data: monitoring %r on the training batches", monitor)
+    if val_data is not None:
+        _score_noisy_input(cfg, run_dir, val_data, fit_kwargs.get("validation_steps"),
+                           waveform=bool(waveform))
 
     keras.utils.set_random_seed(t.seed + done)
     hp = kt.HyperParameters()
@@ -198,9 +226,9 @@ def train(cfg: Config | str | os.PathLike | None, *, overrides: Iterable[str] = 
             model = hypermodel.build(hp)
             if start_weights is not None:
                 set_initial_weights(model, start_weights, t.init_from)
-        callbacks = training_callbacks(cfg, run_dir, monitor=monitor,
-                                       learning_rate=hp.get("learning_rate"),
-                                       best=state.get("best") if done else None)
+        callbacks = waveform + training_callbacks(cfg, run_dir, monitor=monitor,
+                                                  learning_rate=hp.get("learning_rate"),
+                                                  best=state.get("best") if done else None)
         checkpoint = next(c for c in callbacks if isinstance(c, keras.callbacks.ModelCheckpoint))
         callbacks.append(RunState(run_dir, checkpoint))
         hypermodel.fit(hp, model, train_data, validation_data=val_data, callbacks=callbacks,
@@ -243,10 +271,24 @@ def _finish(cfg: Config, run_dir: Path, monitor: str, best, epochs_done: int,
     if source.exists():
         shutil.copyfile(source, final)
         embed_config(final, cfg)  # the file alone is enough to denoise with
+    noisy = read_json(run_dir / NOISY_INPUT) or {}
     return TrainResult(run_dir=run_dir, model_path=final,
                        history=read_history(run_dir / "history.csv"),
                        best=math.nan if best is None else float(best), monitor=monitor,
-                       epochs_done=epochs_done, resumed_from=resumed_from)
+                       epochs_done=epochs_done, resumed_from=resumed_from,
+                       noisy=float(noisy.get(monitor, math.nan)),
+                       mode=metric_direction(monitor, cfg.train.monitor_mode))
+
+
+def _score_noisy_input(cfg: Config, run_dir: Path, val_data: Any, steps: int | None, *,
+                       waveform: bool) -> None:
+    """Write the noisy input's validation scores (with the waveform clips' when the run scores
+    them) to ``run_dir/noisy_input.json``."""
+    clips = validation_clips(cfg) if waveform else ()
+    scores = identity_scores(cfg, val_data, steps=steps, clips=clips)
+    write_json(run_dir / NOISY_INPUT, scores)
+    logger.info("noisy input (identity) on the validation batches: %s",
+                ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
 
 
 __all__ = ["TrainResult", "configured_data", "initial_weights", "set_initial_weights", "train",

@@ -41,14 +41,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import keras
 import yaml
 
 from noisenil.config import Config, as_config, metric_direction, save_config
-from noisenil.errors import ConfigError, NoiseNilError
+from noisenil.config.atomic import check_writable
+from noisenil.errors import ConfigError, DatasetError, NoiseNilError
 from noisenil.models import get_hypermodel, list_models
 from noisenil.models.hypermodels.registry import head_options
+from noisenil.training.validation import WAVEFORM_METRICS
 from noisenil.models.hypermodels.base import DenoiserHyperModel
+from noisenil.training.identity import identity_scores
+from noisenil.training.progress import keras_verbose
 from noisenil.training.runs import saved_difference, write_json
 from noisenil.training.strategy import distribution_strategy, precision_policy
 from noisenil.tuning.distributed import (
@@ -56,6 +59,7 @@ from noisenil.tuning.distributed import (
     OracleWait,
     _oracle_port,
     distributed_role,
+    lease_watch,
     mark_search_done,
     search_done,
 )
@@ -79,6 +83,7 @@ logger = logging.getLogger(__name__)
 #: do not change results, or, for ``tune.max_trials``, they extend the sweep).
 RESUMABLE_KEYS = frozenset({
     "tune.max_trials", "tune.strategy", "tune.results_dir", "tune.max_consecutive_failures",
+    "tune.worker_lease_s",
     "train.strategy", "train.run_dir", "train.tensorboard", "train.epochs", "train.monitor",
     "train.monitor_mode", "model.name", "model.hparams", "data.workers",
     "data.use_multiprocessing", "data.pipeline", "data.demo_dir",
@@ -147,7 +152,11 @@ def plan_experiment(cfg: Config) -> dict[str, DenoiserHyperModel]:
                               f"{known}", key=f"tune.{key}")
     reported = ["loss", *cfg.model.metrics]
     base = t.objective[len("val_"):] if t.objective.startswith("val_") else t.objective
-    if base not in reported:
+    if t.objective in WAVEFORM_METRICS and cfg.train.validation_clips == 0:
+        raise ConfigError(f"tune.objective={t.objective!r} is measured on validation clips, but "
+                          f"train.validation_clips=0; set a count or use 'val_snr'",
+                          key="tune.objective")
+    if base not in reported and t.objective not in WAVEFORM_METRICS:
         choices = [f"{p}{m}" for p in ("val_", "") for m in reported]
         raise ConfigError(f"tune.objective={t.objective!r}: no model reports it; they report "
                           f"{choices} (model.metrics={cfg.model.metrics})", key="tune.objective")
@@ -181,27 +190,6 @@ def _check_same_experiment(cfg: Config, root: Path) -> None:
             f"choose another tune.experiment", key="tune.experiment")
 
 
-def identity_scores(cfg: Config, val_data: Any, *, steps: int | None = None) -> dict[str, float]:
-    """Validation loss and metrics of the noisy input itself (an identity "model").
-
-    Args:
-        cfg: The configuration (``model.loss``, ``model.metrics``, ``features``).
-        val_data: Validation ``(noisy, clean)`` batches.
-        steps: Batches to evaluate (needed for endless ``tf.data`` streams).
-
-    Returns:
-        ``{"val_loss": ..., "val_<metric>": ...}``.
-    """
-    from noisenil.models.losses import get_loss
-    from noisenil.models.compile import METRICS
-
-    inputs = keras.Input((None, None, cfg.features.channels))
-    model = keras.Model(inputs, keras.layers.Identity()(inputs), name="noisy_input")
-    model.compile(loss=get_loss(cfg.model.loss), metrics=[METRICS[m]() for m in cfg.model.metrics])
-    scores = model.evaluate(val_data, steps=steps, verbose=0, return_dict=True)
-    return {f"val_{k}": float(v) for k, v in scores.items()}
-
-
 # ----------------------------------------------------------------------------- the experiment
 
 
@@ -226,6 +214,8 @@ def tune(cfg: Config | str | os.PathLike | None, *, overrides: Iterable[str] = (
         ConfigError: A bad config or ``tune`` section (see :func:`plan_experiment`), overrides
             with a ``Config``, a strategy the backend lacks, or an experiment folder holding a
             different experiment; all before any data is loaded.
+        DatasetError: A ``val_`` objective and a split that could hold no validation file out
+            (a single-speaker data set), right after the data is scanned.
     """
     cfg = as_config(cfg, overrides)
     if experiment is not None:
@@ -235,19 +225,25 @@ def tune(cfg: Config | str | os.PathLike | None, *, overrides: Iterable[str] = (
     role = distributed_role()
     strategy = distribution_strategy(t.strategy, key="tune.strategy")
     root = Path(t.results_dir) / t.experiment
+    check_writable(root, what="tune.results_dir")  # before any data is loaded
     if role != "worker":
         _check_same_experiment(cfg, root)
         root.mkdir(parents=True, exist_ok=True)
         save_config(cfg, root / "config.yaml")
     models = list(plan)
 
-    fit_kwargs: dict[str, Any] = dict(epochs=t.epochs, verbose=1 if progress else 0)
+    fit_kwargs: dict[str, Any] = dict(epochs=t.epochs, verbose=keras_verbose(progress))
     train_data = val_data = None
     if role != "chief":  # the chief only serves the oracle
         from noisenil.training.trainer import configured_data
 
         replicas = strategy.num_replicas_in_sync if strategy is not None else 1
         train_data, val_data = configured_data(cfg, replicas, progress, fit_kwargs)
+        if val_data is None and t.objective.startswith("val_"):
+            raise DatasetError(
+                f"tune.objective={t.objective!r} needs validation data, but the split held no "
+                f"file out (too few speakers: a speaker's files never span two splits); "
+                f"--set data.speaker_patterns=[] splits by file")
     baseline: dict[str, float] = {}
     if role == "local" and val_data is not None:
         baseline = identity_scores(cfg, val_data, steps=fit_kwargs.get("validation_steps"))
@@ -281,7 +277,8 @@ def tune(cfg: Config | str | os.PathLike | None, *, overrides: Iterable[str] = (
                         # Serving it again would wait for workers that have moved on.
                         logger.info("%s: search already ended (%s)", name, project / SEARCH_DONE)
                     elif role == "chief":
-                        tuner.search(verbose=1 if progress else 0)
+                        with lease_watch(tuner.oracle, t.worker_lease_s):
+                            tuner.search(verbose=keras_verbose(progress))
                         # Keras Tuner last saved the oracle before the last trial left its
                         # ongoing trials: resumed, it would run that trial again.
                         tuner.oracle.save()

@@ -3,8 +3,12 @@
 :class:`TrialRecorder` is mixed into Keras Tuner's ``RandomSearch``, ``Hyperband`` and
 ``BayesianOptimization`` (:class:`RandomSearchTuner`, :class:`HyperbandTuner`,
 :class:`BayesianTuner`); :func:`make_tuner` builds the one ``tune.algorithm`` names for one model
-of the experiment, reloading its project where it exists. :func:`prune_checkpoints` deletes the
-weights of the trials that neither resume nor the results need.
+of the experiment with its oracle (:mod:`noisenil.tuning.experiment_oracle`), reloading its
+project where it exists. Every file a tuner writes (its own ``<tuner id>.json``, each trial's
+best-epoch checkpoint and ``build_config.json``) is written whole or not at all
+(:mod:`noisenil.config.atomic`); the project is reloaded whenever it holds trial records, even
+where a kill came before Keras Tuner first wrote the tuner's file. :func:`prune_checkpoints`
+deletes the weights of the trials that neither resume nor the results need.
 """
 
 from __future__ import annotations
@@ -20,12 +24,16 @@ from typing import Any
 
 import keras
 import keras_tuner as kt
+from keras_tuner.src.engine import tuner_utils
 
 from noisenil.config import Config
 from noisenil.models.hypermodels.base import DenoiserHyperModel
 from noisenil.training.callbacks import training_callbacks
-from noisenil.training.runs import write_json
+from noisenil.training.validation import waveform_callbacks
+from noisenil.config.atomic import atomic_target, read_json, write_json
 from noisenil.training.trainer import train_data_epoch
+from noisenil.tuning.distributed import heartbeat
+from noisenil.tuning.experiment_oracle import ORACLES
 from noisenil.tuning.records import TRIAL_INFO, _read_trials
 
 logger = logging.getLogger(__name__)
@@ -75,11 +83,50 @@ class TrialRecorder:
     after_trial: Callable[[], None] | None = None
     _info: dict | None = None
 
-    def _populate_initial_space(self):
+    def __init__(self, oracle, *, cfg: Config, **kwargs):
+        # The oracle is noisenil's (atomic records, recovery, leases); the algorithm classes'
+        # own constructors would only build Keras Tuner's.
+        self.cfg = cfg
+        kt.Tuner.__init__(self, oracle, **kwargs)
+
+    def _declare_space(self):
         # Keras Tuner builds a whole network here by default; declaring is enough.
         hp = self.oracle.get_space()
         self.hypermodel.declare(hp)
         self.oracle.update_space(hp)
+
+    def _populate_initial_space(self):
+        self._declare_space()
+        project = Path(self.project_dir)
+        if not self._is_worker() and ((project / "oracle.json").exists()
+                                      or any(project.glob("trial_*/trial.json"))):
+            # No tuner file (killed before Keras Tuner first wrote it), but trial records:
+            # continue from them rather than start over and overwrite them.
+            self.oracle.reload()
+
+    def reload(self):
+        if not self._is_worker():
+            self._declare_space()
+            self.oracle.reload()
+        state = read_json(self._get_tuner_fname())
+        self.set_state(state if isinstance(state, dict) else {})
+
+    def save(self):
+        if not self._is_worker():
+            self.oracle.save()
+        write_json(self._get_tuner_fname(), self.get_state())
+
+    def _build_and_fit_model(self, trial, *args, **kwargs):
+        # Keras Tuner's, with its best-epoch checkpoint and build_config.json written whole.
+        for callback in kwargs.get("callbacks", []):
+            if type(callback) is tuner_utils.SaveBestEpoch:
+                callback.__class__ = AtomicSaveBestEpoch
+        hp = trial.hyperparameters
+        model = self._try_build(hp)
+        results = self.hypermodel.fit(hp, model, *args, **kwargs)
+        write_json(self._get_build_config_fname(trial.trial_id), model.get_build_config())
+        tuner_utils.validate_trial_results(results, self.oracle.objective, "HyperModel.fit()")
+        return results
 
     def _try_build(self, hp):
         model = super()._try_build(hp)
@@ -97,13 +144,18 @@ class TrialRecorder:
                          hp.values.get("tuner/initial_epoch", 0))
         info = self._info = {"trial_id": trial.trial_id, "tuner_id": self.tuner_id,
                              "started": time.time()}
-        callbacks = list(kwargs.pop("callbacks", []) or [])
+        # The waveform metric first: every later callback and Keras Tuner read its logs.
+        waveform, _ = waveform_callbacks(cfg, cfg.tune.objective)
+        callbacks = waveform + list(kwargs.pop("callbacks", []) or [])
         callbacks += training_callbacks(cfg, trial_dir, monitor=cfg.tune.objective,
                                         mode=cfg.tune.mode, checkpoint=False,
                                         learning_rate=hp.get("learning_rate"))
         start = time.perf_counter()
+        beat = (heartbeat(self.oracle, trial.trial_id, cfg.tune.worker_lease_s / 5)
+                if self._is_worker() else contextlib.nullcontext())
         try:
-            results = super().run_trial(trial, *args, callbacks=callbacks, **kwargs)
+            with beat:  # renews the trial's lease with the chief while it trains
+                results = super().run_trial(trial, *args, callbacks=callbacks, **kwargs)
             for history in results if isinstance(results, list) else [results]:
                 epoch = _non_finite_epoch(history)
                 if epoch is not None:
@@ -133,6 +185,14 @@ class TrialRecorder:
             self.after_trial()
 
 
+class AtomicSaveBestEpoch(tuner_utils.SaveBestEpoch):
+    """Keras Tuner's best-epoch checkpoint, written whole or not at all."""
+
+    def _save_model(self):
+        with atomic_target(self.filepath) as tmp:
+            self.model.save_weights(tmp)
+
+
 class RandomSearchTuner(TrialRecorder, kt.RandomSearch):
     """``tune.algorithm=random``."""
 
@@ -157,20 +217,19 @@ def make_tuner(cfg: Config, name: str, hypermodel: DenoiserHyperModel, directory
         strategy: A ``tf.distribute`` strategy, or ``None``.
     """
     t = cfg.tune
-    common = dict(hypermodel=hypermodel, objective=kt.Objective(t.objective, t.mode),
+    common = dict(objective=kt.Objective(t.objective, t.mode),
                   seed=t.seed + 1,  # keras-tuner takes seed 0 for "no seed"
-                  directory=str(directory), project_name=name, overwrite=False,
-                  executions_per_trial=t.executions_per_trial, distribution_strategy=strategy,
                   max_consecutive_failed_trials=t.max_consecutive_failures)
     if t.algorithm == "hyperband":
-        tuner = HyperbandTuner(max_epochs=t.epochs, factor=t.hyperband_factor,
-                               hyperband_iterations=1, **common)
-    elif t.algorithm == "bayesian":
-        tuner = BayesianTuner(max_trials=t.max_trials, **common)
+        common.update(max_epochs=t.epochs, factor=t.hyperband_factor, hyperband_iterations=1)
     else:
-        tuner = RandomSearchTuner(max_trials=t.max_trials, **common)
-    tuner.cfg = cfg
-    return tuner
+        common.update(max_trials=t.max_trials)
+    tuner_class = {"hyperband": HyperbandTuner, "bayesian": BayesianTuner}.get(
+        t.algorithm, RandomSearchTuner)
+    return tuner_class(ORACLES[t.algorithm](**common), cfg=cfg, hypermodel=hypermodel,
+                       directory=str(directory), project_name=name, overwrite=False,
+                       executions_per_trial=t.executions_per_trial,
+                       distribution_strategy=strategy)
 
 
 # ----------------------------------------------------------------------------- their weights

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from noisenil.config import StftConfig
 from noisenil.errors import ConfigError
-from noisenil.evaluation.checks import check_rate
+from noisenil.dsp.checks import check_rate
 from noisenil.evaluation.report.figures import DPI, save_png
 
 #: Width, in inches, that :func:`spectrogram_grid` keeps to while columns are at least 1.5 in.

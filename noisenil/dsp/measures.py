@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from noisenil.errors import AudioError
-from noisenil.evaluation.checks import check_pair, check_rate
+from noisenil.dsp.checks import check_pair, check_rate
 
 #: Cap, in dB, of :func:`snr` and :func:`si_sdr` (reached by identical or rescaled signals).
 MAX_DB = 100.0

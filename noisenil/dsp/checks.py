@@ -1,4 +1,5 @@
-"""Argument checks shared by the evaluation metrics: signal pairs, feature pairs, sample rates.
+"""Argument checks shared by the signal measures and evaluation metrics: signal pairs, feature
+pairs, sample rates.
 
 Every check raises with a message that names the argument and what is wrong with it.
 """
