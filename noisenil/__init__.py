@@ -46,7 +46,7 @@ _LAZY = {
     "load_experiment": "noisenil.tuning.experiment",
     "evaluate": "noisenil.evaluation.evaluator",
     "compare": "noisenil.evaluation.comparison",
-    "find_models": "noisenil.evaluation.comparison",
+    "find_models": "noisenil.models.locate",
     "best_per_metric": "noisenil.evaluation.report.tables",
     "spectrogram_db": "noisenil.evaluation.report.spectrograms",
     "spectrogram_panels": "noisenil.evaluation.report.spectrograms",

@@ -29,8 +29,6 @@ import contextlib
 import logging
 import math
 import shutil
-import site
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,7 +37,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from noisenil.config import Config, load_config, save_config
+from noisenil.config import Config, find_config, load_config, save_config
+from noisenil.data.layout import data_overrides
+from noisenil.data.manifest import split_shortfall
 from noisenil.errors import ConfigError, DatasetError, NoiseNilError
 
 logger = logging.getLogger(__name__)
@@ -122,41 +122,20 @@ class QuickstartResult:
 
 
 def default_config_path() -> Path:
-    """``configs/quickstart.yaml``: the source checkout's, else the installed copy.
-
-    ``pip install .`` installs ``configs/base.yaml`` and ``configs/quickstart.yaml`` to
-    ``<prefix>/share/noisenil/configs/`` (``data_files`` in ``setup.cfg``).
+    """``configs/quickstart.yaml``: the source checkout's, else the installed copy (see
+    :func:`noisenil.config.shipped.config_dirs`).
 
     Raises:
         NoiseNilError: Neither exists (a broken installation).
     """
-    roots = [Path(__file__).resolve().parents[1] / "configs",
-             Path(sys.prefix) / "share" / "noisenil" / "configs",
-             Path(site.USER_BASE or sys.prefix) / "share" / "noisenil" / "configs"]
-    for root in roots:
-        if (root / CONFIG_NAME).is_file():
-            return root / CONFIG_NAME
-    raise NoiseNilError(f"{CONFIG_NAME} is missing from this installation (looked in "
-                        f"{', '.join(map(str, roots))}); reinstall noisenil or pass --config")
+    from noisenil.config.shipped import config_dirs, shipped_configs
 
-
-def data_overrides(data_dir: str | Path) -> list[str]:
-    """Config overrides pointing at a user's folder: ``clean/`` + ``noisy/`` or ``noise/``.
-
-    Raises:
-        DatasetError: The folder has no ``clean/`` subfolder, or neither ``noisy/`` nor ``noise/``.
-    """
-    root = Path(data_dir).expanduser().resolve()
-    if not (root / "clean").is_dir():
-        raise DatasetError(f"--data {data_dir}: expected a 'clean/' subfolder (with 'noisy/' "
-                           f"for paired data or 'noise/' for mixing)")
-    if (root / "noisy").is_dir():
-        return ["data.mode=paired", f"data.clean_dir={root / 'clean'}",
-                f"data.noisy_dir={root / 'noisy'}"]
-    if (root / "noise").is_dir():
-        return ["data.mode=mixing", f"data.clean_dir={root / 'clean'}",
-                f"data.noise_dir={root / 'noise'}"]
-    raise DatasetError(f"--data {data_dir}: found 'clean/' but neither 'noisy/' nor 'noise/'")
+    path = shipped_configs().get(CONFIG_NAME)
+    if path is None:
+        raise NoiseNilError(f"{CONFIG_NAME} is missing from this installation (looked in "
+                            f"{', '.join(map(str, config_dirs()))}); reinstall noisenil or pass "
+                            f"--config")
+    return path
 
 
 def _plot_patches(x: np.ndarray, y: np.ndarray, path: Path, n: int = 4) -> Path:
@@ -240,19 +219,11 @@ def _test_data(cfg: Config, bundle, where: str) -> Path | Config:
         corpus = make_demo_corpus(cfg.data.demo_dir, sample_rate=cfg.audio.sample_rate)
         return corpus.paired_clean_dir.parent
     d = cfg.data
-    missing = [label for split, label, wanted in (("val", "validation", d.val_fraction > 0),
-                                                  ("test", "test", True))
-               if wanted and not bundle.splits.get(split)]
-    if missing:
-        items = [i for split in bundle.splits.values() for i in split]
-        groups = len({i.group for i in items})
-        raise DatasetError(
-            f"{where}: {len(items)} files from {groups} speakers (or files without a "
-            f"speaker in their name) are too few to hold out a {' and a '.join(missing)} split "
-            f"(data.val_fraction={d.val_fraction}, data.test_fraction={d.test_fraction}); "
-            f"quickstart needs at least 3, one each for training, validation and testing "
-            f"(with fewer speakers, --set data.speaker_patterns=[] splits by file, at the price "
-            f"of a voice heard in training and in testing)")
+    shortfall = split_shortfall(bundle.splits, val_fraction=d.val_fraction,
+                                test_fraction=d.test_fraction, need=("test",))
+    if shortfall is not None:
+        raise DatasetError(f"{where}: {shortfall}; quickstart needs at least 3 speakers (or "
+                           f"files), one each for training, validation and testing")
     return cfg
 
 
@@ -283,10 +254,12 @@ def run_quickstart(*, data: str | Path | None = None, out: str | Path = "noiseni
     """Run the quickstart (see the module docstring) and return where its results are.
 
     Args:
-        data: A folder with ``clean/`` and ``noisy/`` (paired) or ``noise/`` (mixing);
-            ``None`` uses the generated demo corpus (in ``out/demo_data``).
+        data: A folder with ``clean/`` and ``noisy/`` (paired) or ``noise/`` (mixing), or a
+            VoiceBank-DEMAND root (:func:`noisenil.data.layout.find_layout`, its training
+            folders); ``None`` uses the generated demo corpus (in ``out/demo_data``).
         out: Run folder (created); the sweep goes to ``out/tuning_results/<tune.experiment>``.
-        config: Config file; default ``configs/quickstart.yaml``. The data folders and
+        config: Config file or shipped config's name; default ``configs/quickstart.yaml``.
+            The data folders and
             ``tune.results_dir`` are set on top.
         overrides: Extra ``key=value`` overrides, applied last.
         batches: Training batches timed to measure the pipeline (after one warm-up batch).
@@ -311,7 +284,7 @@ def run_quickstart(*, data: str | Path | None = None, out: str | Path = "noiseni
     where = f"--data {data}" if data else f"config {config or CONFIG_NAME}"
     sets = data_overrides(data) if data else [f"data.demo_dir={out / 'demo_data'}"]
     sets.append(f"tune.results_dir={out / 'tuning_results'}")
-    config = Path(config) if config is not None else default_config_path()
+    config = find_config(config) if config is not None else default_config_path()
     cfg: Config = load_config(config, overrides=[*sets, *overrides])
     plan_experiment(cfg)  # a bad tune section fails now, not after the data stage
     if cfg.data.mode != "demo" and cfg.data.test_fraction <= 0:

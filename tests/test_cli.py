@@ -143,7 +143,8 @@ def test_quickstart_on_user_paired_folders(tmp_path, capsys):
 def test_quickstart_refuses_a_folder_without_clean_and_a_config_without_test_split(tmp_path,
                                                                                   capsys):
     assert main(["-q", "quickstart", "--data", str(tmp_path), "--out", str(tmp_path / "q")]) == 2
-    assert "expected a 'clean/' subfolder" in capsys.readouterr().err
+    assert "expected sub-folders clean/ + noisy/ (paired) or clean/ + noise/" in \
+        capsys.readouterr().err
     (tmp_path / "clean").mkdir()
     (tmp_path / "noise").mkdir()
     assert main(["-q", "quickstart", "--data", str(tmp_path), "--out", str(tmp_path / "q"),
@@ -166,6 +167,7 @@ def test_quickstart_mixes_a_held_out_noisy_example_for_clean_and_noise_folders(d
 
 def test_quickstart_config_is_found_in_a_checkout_and_as_installed(tmp_path, monkeypatch):
     from noisenil import quickstart
+    from noisenil.config import shipped
 
     assert quickstart.default_config_path() == PROJECT_ROOT / "configs" / "quickstart.yaml"
     cfg = load_config(quickstart.default_config_path())
@@ -176,8 +178,8 @@ def test_quickstart_config_is_found_in_a_checkout_and_as_installed(tmp_path, mon
     shared.mkdir(parents=True)
     for name in ("base.yaml", "quickstart.yaml"):
         shutil.copy(PROJECT_ROOT / "configs" / name, shared / name)
-    monkeypatch.setattr(quickstart, "__file__", str(tmp_path / "site-packages" / "noisenil" /
-                                                     "quickstart.py"))
+    monkeypatch.setattr(shipped, "__file__", str(tmp_path / "site-packages" / "noisenil" /
+                                                  "config" / "shipped.py"))
     monkeypatch.setattr(sys, "prefix", str(tmp_path))
     assert quickstart.default_config_path() == shared / "quickstart.yaml"
     assert load_config(shared / "quickstart.yaml") == cfg

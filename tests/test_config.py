@@ -95,3 +95,70 @@ def test_retired_keys_in_older_files_are_ignored(tmp_path):
     assert cfg.patches.width == 64 and not hasattr(cfg.patches, "hop")
     with pytest.raises(ConfigError, match="patches.hopp"):
         load_config(overrides=["patches.hopp=3"])
+
+
+def test_every_shipped_config_is_installed_with_the_package():
+    import configparser
+
+    setup = configparser.ConfigParser()
+    setup.read(PROJECT_ROOT / "setup.cfg")
+    listed = setup["options.data_files"]["share/noisenil/configs"].split()
+    assert sorted(listed) == sorted(f"configs/{p.name}" for p in CONFIGS.glob("*.yaml"))
+
+
+def test_shipped_configs_are_found_by_name_from_any_folder(tmp_path, monkeypatch):
+    from noisenil.config import find_config, shipped_configs
+
+    monkeypatch.chdir(tmp_path)
+    assert shipped_configs() == {p.name: p for p in sorted(CONFIGS.glob("*.yaml"))}
+    assert find_config("debug.yaml") == find_config("debug") == CONFIGS / "debug.yaml"
+    assert load_config("debug") == load_config(CONFIGS / "debug.yaml")
+    (tmp_path / "mine.yaml").write_text("extends: quickstart.yaml\ndata: {batch_size: 3}\n")
+    mine = load_config("mine.yaml")  # not shipped: the working directory's
+    assert mine.tune.models == load_config("quickstart.yaml").tune.models
+    assert mine.data.batch_size == 3
+    with pytest.raises(ConfigError, match=r"config='nope': file not found, and not a shipped "
+                                          r"config's name \(base.yaml, debug.yaml"):
+        load_config("nope")
+
+
+def test_extends_looks_beside_the_file_before_the_shipped_configs(tmp_path):
+    (tmp_path / "base.yaml").write_text("data: {batch_size: 7}\n")
+    (tmp_path / "mine.yaml").write_text("extends: base.yaml\n")
+    assert load_config(tmp_path / "mine.yaml").data.batch_size == 7
+    (tmp_path / "bad.yaml").write_text("extends: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match=r"extends='nowhere.yaml': in .*bad.yaml: no such file "
+                                          r"beside it, nor a shipped config's name"):
+        load_config(tmp_path / "bad.yaml")
+
+
+@pytest.mark.parametrize("override, key", [
+    ("data.snr_db=[.nan, 5]", "data.snr_db[0]"),
+    ("data.level_db=[-3, .inf]", "data.level_db[1]"),
+    ("train.min_learning_rate=.inf", "train.min_learning_rate"),
+    ("train.plateau_factor=.nan", "train.plateau_factor"),
+    ("features.db_floor=-.inf", "features.db_floor"),
+    ("tune.worker_lease_s=.inf", "tune.worker_lease_s"),
+    ("model.hparams={learning_rate: .nan}", "model.hparams.learning_rate"),
+    ("tune.hparams.dncnn={dropout: .inf}", "tune.hparams.dncnn.dropout"),
+    ("tune.space.dncnn.learning_rate=[0.001, .nan]", "tune.space.dncnn.learning_rate[1]"),
+    ("augment.clean.volume.p=.nan", "augment.clean.volume.p"),
+])
+def test_every_float_is_finite_and_named(override, key):
+    with pytest.raises(ConfigError, match="must be finite") as info:
+        load_config(overrides=[override])
+    assert info.value.key == key and str(info.value).startswith(key)
+
+
+def test_a_yaml_syntax_error_is_one_line_naming_file_line_and_column(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("data:\n  batch_size: 4\n   val_patches: 8\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(f"config={str(path)!r}")
+    assert "line 3, column 15: mapping values are not allowed here" in message
+    with pytest.raises(ConfigError, match=r"^data.snr_db='\[1, \[2': is not a YAML value: line 1, "
+                                          r"column 7") as info:
+        load_config(overrides=["data.snr_db=[1, [2"])
+    assert "\n" not in str(info.value)

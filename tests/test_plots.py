@@ -166,3 +166,48 @@ def test_spectrogram_panels_validate(tmp_path, kwargs, key):
 def test_spectrogram_grid_refuses_no_rows(tmp_path):
     with pytest.raises(ConfigError, match="rows"):
         spectrograms.spectrogram_grid([], sample_rate=SR, hop=HOP, path=tmp_path / "g.png")
+
+
+def few_examples(n: int, ci: float, snrs=(-0.0, 5.0)) -> pd.DataFrame:
+    """A model and the noisy input, ``n`` examples per SNR group (the first group "-0 dB")."""
+    rows = []
+    for method, kind, mse in (("unet", "model", 0.01), ("noisy input", "input", 0.03)):
+        for snr in snrs:
+            rows.append({"method": method, "kind": kind, "snr_db": snr, "n": n,
+                         "spectrogram_mse_mean": mse, "spectrogram_mse_ci95": ci})
+    return pd.DataFrame(rows)
+
+
+def drawn_axes(summary, metric, tmp_path, monkeypatch):
+    """The axes :func:`plots.metric_vs_snr` drew (its figure caught on the way to the PNG)."""
+    caught = {}
+    save = plots.save_png
+
+    def keep(fig, path, **kw):
+        caught["fig"] = fig
+        return save(fig, path, **kw)
+
+    monkeypatch.setattr(plots, "save_png", keep)
+    plots.metric_vs_snr(summary, metric, tmp_path / f"{metric}.png")
+    return caught["fig"].axes[0]
+
+
+def test_one_or_two_examples_show_points_not_bands_and_no_minus_zero(tmp_path, monkeypatch):
+    ax = drawn_axes(few_examples(2, ci=0.4), "spectrogram_mse", tmp_path, monkeypatch)
+    assert len(ax.collections) == 0  # t = 12.7 at n = 2: no band
+    assert ax.get_ylim()[0] >= 0.0  # an MSE axis never goes below zero
+    assert any(line.get_marker() == "o" and line.get_color() == plots._INPUT_COLOR
+               for line in ax.lines)  # the noisy input's points, as it has no band
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "5"]
+
+
+def test_bands_are_clipped_to_the_metric_range(tmp_path, monkeypatch):
+    ax = drawn_axes(few_examples(4, ci=0.4), "spectrogram_mse", tmp_path, monkeypatch)
+    assert len(ax.collections) == 2  # one band per method
+    lows = [p.get_paths()[0].vertices[:, 1].min() for p in ax.collections]
+    assert min(lows) == 0.0 and ax.get_ylim()[0] >= 0.0
+    # An improvement has no fixed range: its band is not clipped.
+    delta = few_examples(4, ci=0.4).rename(columns=lambda c: c.replace("spectrogram",
+                                                                       "delta_spectrogram"))
+    ax = drawn_axes(delta, "delta_spectrogram_mse", tmp_path, monkeypatch)
+    assert min(p.get_paths()[0].vertices[:, 1].min() for p in ax.collections) < 0.0

@@ -397,3 +397,13 @@ def test_sort_script_in_headless_chromium(report, tmp_path):
     assert by_params[:2] == ["dncnn", "unet"]
     assert by_params_desc[:2] == ["unet", "dncnn"]
     assert by_name == ["dncnn", "log_mmse", "noisy input", "unet", "wiener"]
+
+
+def test_a_group_just_below_0_db_is_headed_0_db():
+    from noisenil.evaluation.report.tables import headline_summary
+
+    summary = pd.DataFrame({"method": ["unet", "unet"], "kind": ["model", "model"],
+                            "snr_db": [-0.0, 5.0], "n": [2, 2], "si_sdr_mean": [3.0, 8.0],
+                            "si_sdr_ci95": [1.0, 1.0]})
+    _, headers, _ = headline_summary(summary, ["unet"], ["si_sdr"])
+    assert headers == ["0 dB (n=2)", "5 dB (n=2)"]

@@ -3,10 +3,12 @@ split of a config, and errors that name the folder or key."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from noisenil.config import load_config
 from noisenil.errors import ConfigError, DatasetError
@@ -95,3 +97,16 @@ def test_real_voicebank_demand_pairs_load_at_the_evaluation_rate(audio_dir):
     assert len(ts) >= 2
     for e in ts.examples:
         assert e.clean.shape == e.noisy.shape and -10 < e.input_snr < 30
+
+
+def test_a_pair_just_below_0_db_is_grouped_at_plus_0(tmp_path):
+    rng = np.random.default_rng(0)
+    clean = (0.1 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)).astype(np.float32)
+    noise = rng.standard_normal(16000).astype(np.float32)
+    noise *= np.sqrt(np.mean(clean ** 2) / np.mean(noise ** 2)) * 10 ** (1 / 20)  # -1 dB SNR
+    for kind, wav in (("clean", clean), ("noisy", clean + noise)):
+        (tmp_path / kind).mkdir()
+        sf.write(tmp_path / kind / "a.wav", wav, 16000, subtype="FLOAT")
+    (example,) = load_test_set(tmp_path).examples
+    assert -2.5 < example.input_snr < 0 and example.snr_db == 0.0
+    assert math.copysign(1.0, example.snr_db) == 1.0 and f"{example.snr_db:g}" == "0"

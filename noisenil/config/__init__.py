@@ -16,6 +16,8 @@ no numpy and no signal code. Its modules:
 * :mod:`~noisenil.config.augment_schema`: the augmentations' names, parameters, ranges, groups
   and defaults (their signal functions are in :mod:`noisenil.data.augment`);
 * :mod:`~noisenil.config.loading`: the whole :class:`Config`, YAML, ``extends:``, overrides.
+* :mod:`~noisenil.config.shipped`: the shipped configs, found by name (``--config debug.yaml``,
+  ``extends: quickstart.yaml``) in a source checkout or an installation.
 
 Example:
     >>> cfg = load_config("configs/debug.yaml", overrides=["data.batch_size=4"])
@@ -42,10 +44,11 @@ from noisenil.config.sections import (
     PatchConfig,
     StftConfig,
 )
+from noisenil.config.shipped import find_config, shipped_configs
 
 __all__ = [
     "AudioConfig", "AugmentConfig", "Config", "DataConfig", "FeatureConfig", "ModelConfig",
     "PatchConfig", "StftConfig", "TrainConfig", "TuneConfig", "apply_overrides", "as_config",
-    "config_from_dict", "load_config", "metric_direction", "parse_override", "read_yaml",
-    "save_config",
+    "config_from_dict", "find_config", "load_config", "metric_direction", "parse_override",
+    "read_yaml", "save_config", "shipped_configs",
 ]

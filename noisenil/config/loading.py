@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import math
 import os
 import typing
 from collections.abc import Iterable, Mapping
@@ -15,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
+from noisenil.config.atomic import atomic_write
 from noisenil.config.runs import ModelConfig, TrainConfig, TuneConfig
 from noisenil.config.sections import (
     AudioConfig,
@@ -24,6 +26,7 @@ from noisenil.config.sections import (
     PatchConfig,
     StftConfig,
 )
+from noisenil.config.shipped import find_config, find_parent
 from noisenil.config.validate import choice, fail, is_number, mapping, unknown
 from noisenil.errors import ConfigError
 
@@ -70,7 +73,8 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
             fail(key, value, "must be a list")
         return [_coerce(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
     if hint is dict or origin is dict:
-        return copy.deepcopy(dict(mapping(key, value)))
+        _check_finite(key, mapping(key, value))
+        return copy.deepcopy(dict(value))
     if hint is bool:
         if not isinstance(value, bool):
             fail(key, value, "must be true or false")
@@ -82,12 +86,39 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if hint is float:
         if not (is_number(value) and isinstance(value, (int, float))):
             fail(key, value, "must be a number")
+        if not math.isfinite(value):
+            fail(key, value, "must be finite")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
             fail(key, value, "must be a string")
         return value
     raise TypeError(f"unsupported config type {hint!r} for {key}")  # a bug in this module
+
+
+def _check_finite(key: str, value: Any) -> None:
+    """Refuse NaN and infinite numbers anywhere inside a free-form mapping (``model.hparams``,
+    ``tune.space``, ...), naming the dotted key of the value."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _check_finite(f"{key}.{k}", v)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _check_finite(f"{key}[{i}]", v)
+    elif is_number(value) and not math.isfinite(value):
+        fail(key, value, "must be finite")
+
+
+def yaml_error_text(err: yaml.YAMLError) -> str:
+    """A YAML parser error in one line: ``line L, column C: problem (context at line ...)``."""
+    mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None)
+    if mark is None or problem is None:
+        return " ".join(str(err).split())
+    text = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    context, where = getattr(err, "context", None), getattr(err, "context_mark", None)
+    if context and where is not None:
+        text += f" ({context} at line {where.line + 1}, column {where.column + 1})"
+    return text
 
 
 #: Keys that older files (configs, the configuration inside saved models) may still hold and
@@ -127,7 +158,8 @@ def _merge(base: dict, update: Mapping) -> dict:
 
 
 def read_yaml(path: str | Path, _seen: tuple = ()) -> dict:
-    """Read a config file, resolving its ``extends:`` chain (relative to the file).
+    """Read a config file, resolving its ``extends:`` chain (a file beside it, else a shipped
+    config's name: :func:`~noisenil.config.shipped.find_parent`).
 
     Raises:
         ConfigError: The file is missing, not YAML, not a mapping, or extends itself.
@@ -140,13 +172,15 @@ def read_yaml(path: str | Path, _seen: tuple = ()) -> dict:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        fail("config", str(path), f"is not valid YAML ({err})")
+        fail("config", str(path), f"is not valid YAML: {yaml_error_text(err)}")
+    except (OSError, UnicodeDecodeError) as err:
+        fail("config", str(path), f"cannot be read ({err})")
     if not isinstance(data, Mapping):
         fail("config", str(path), "must hold a mapping of keys to values")
     parents = data.pop("extends", None) or []
     merged: dict = {}
     for parent in [parents] if isinstance(parents, str) else parents:
-        merged = _merge(merged, read_yaml(path.parent / parent, _seen + (path,)))
+        merged = _merge(merged, read_yaml(find_parent(path, parent), _seen + (path,)))
     return _merge(merged, data)
 
 
@@ -159,7 +193,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as err:
-        fail(key, raw, f"is not a YAML value ({err})")
+        fail(key, raw, f"is not a YAML value: {yaml_error_text(err)}")
     return key.split("."), value
 
 
@@ -189,8 +223,9 @@ def load_config(path: str | Path | None = None, *, overrides: Iterable[str] = ()
     """Load and validate a configuration.
 
     Args:
-        path: A YAML file (may ``extends:`` others), or ``None`` for the built-in defaults
-            (identical to ``configs/base.yaml``).
+        path: A shipped config's name (``"debug.yaml"``, see
+            :func:`~noisenil.config.shipped.find_config`) or a YAML file (may ``extends:``
+            others), or ``None`` for the built-in defaults (identical to ``configs/base.yaml``).
         overrides: ``"key.subkey=value"`` strings applied last; values are parsed as YAML.
 
     Returns:
@@ -199,7 +234,7 @@ def load_config(path: str | Path | None = None, *, overrides: Iterable[str] = ()
     Raises:
         ConfigError: Unknown key or bad value, naming the dotted key and the value.
     """
-    data = read_yaml(path) if path is not None else {}
+    data = read_yaml(find_config(path)) if path is not None else {}
     return config_from_dict(apply_overrides(data, overrides))
 
 
@@ -238,8 +273,7 @@ def as_config(cfg: Config | str | os.PathLike | None, overrides: Iterable[str] =
 
 
 def save_config(cfg: Config, path: str | Path) -> Path:
-    """Write the resolved configuration as YAML (so a result can be reproduced)."""
+    """Write the resolved configuration as YAML (so a result can be reproduced), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    return path
+    return atomic_write(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -19,7 +19,13 @@ import keras
 
 from noisenil.config import Config
 from noisenil.data.audio_store import AudioStore
-from noisenil.data.manifest import Scan, match_pairs, scan_folder, split_by_group
+from noisenil.data.manifest import (
+    Scan,
+    match_pairs,
+    scan_folder,
+    split_by_group,
+    split_shortfall,
+)
 from noisenil.data.patch_dataset import PatchDataset, to_tf_dataset
 from noisenil.data.sources import MixingSource, PairedSource
 from noisenil.dsp.features import FeatureTransform, segment_samples
@@ -39,6 +45,8 @@ class DataBundle:
         noise_splits: The same for noise files (mixing modes).
         bad: ``(path, reason)`` of every file left out.
         unpaired: ``(name, reason)`` of clean/noisy files without a partner (paired mode).
+        notes: What the split could not do, with the remedy (see
+            :func:`~noisenil.data.manifest.split_shortfall`); also logged as warnings.
     """
 
     train: PatchDataset
@@ -48,6 +56,7 @@ class DataBundle:
     bad: list[tuple[Path, str]] = field(default_factory=list)
     unpaired: list[tuple[str, str]] = field(default_factory=list)
     pipeline: str = "pydataset"
+    notes: list[str] = field(default_factory=list)
 
     def inputs(self):
         """``(train, val)`` in the configured form (``data.pipeline``) for ``Model.fit``.
@@ -67,8 +76,9 @@ class DataBundle:
                     to_tf_dataset(self.val) if self.val is not None else None)
         return self.train, self.val
 
-    def summary(self) -> str:
-        """A few human-readable lines on files, splits and left-out files."""
+    def summary(self, *, notes: bool = True) -> str:
+        """A few human-readable lines on files, splits and left-out files (and the
+        :attr:`notes`, unless ``notes=False``: where they were logged already)."""
         def line(label, splits):
             parts = [f"{s} {len(v)} files / {sum(i.duration for i in v):.1f} s"
                      for s, v in splits.items() if v]
@@ -80,6 +90,7 @@ class DataBundle:
         shape = "x".join(map(str, self.train.element_shape))
         lines.append(f"train: {len(self.train)} batches of {self.train.batch_size} patches "
                      f"{shape}" + (f"; val: {len(self.val)} batches" if self.val else ""))
+        lines += [f"note: {n}" for n in self.notes if notes]
         if self.bad or self.unpaired:
             lines.append(f"left out: {len(self.bad)} bad files, {len(self.unpaired)} unpaired")
             lines += [f"  {p}: {why}" for p, why in self.bad[:20]]
@@ -99,13 +110,15 @@ def resolve_data_dirs(cfg: Config) -> dict[str, str | None]:
     return {"clean_dir": d.clean_dir, "noise_dir": d.noise_dir, "noisy_dir": d.noisy_dir}
 
 
-def build_datasets(cfg: Config, *, progress: bool = True) -> DataBundle:
+def build_datasets(cfg: Config, *, progress: bool = True, warn: bool = True) -> DataBundle:
     """Scan, split (by file/speaker, before any mixing), load, and wrap the data in datasets.
 
     Args:
         cfg: The configuration (``data``, ``audio``, ``stft``, ``features``, ``patches``,
             ``augment``).
         progress: Show a progress bar while loading audio.
+        warn: Log :attr:`DataBundle.notes` as warnings as soon as the split is made, before
+            the audio is loaded (``False`` where the caller shows the summary instead).
 
     Returns:
         A :class:`DataBundle`.
@@ -137,6 +150,11 @@ def build_datasets(cfg: Config, *, progress: bool = True) -> DataBundle:
         bad += noise_scan.bad
         noise_splits = split_by_group(noise_scan.files, **fractions)
     splits = split_by_group(items, **fractions)
+    shortfall = split_shortfall(splits, val_fraction=d.val_fraction,
+                                test_fraction=d.test_fraction)
+    notes = [] if shortfall is None else [shortfall]
+    for note in notes if warn else ():  # before the audio is loaded: said up front
+        logger.warning("%s", note)
 
     def load(split_items, what):
         good, failed = store.preload(split_items, desc=f"loading {what}", progress=progress)
@@ -173,4 +191,4 @@ def build_datasets(cfg: Config, *, progress: bool = True) -> DataBundle:
     if splits["val"]:
         val = PatchDataset(source("val", d.augment_validation), transform,
                            n_patches=d.val_patches, seed=d.seed + 1, fixed=True, **common)
-    return DataBundle(train, val, splits, noise_splits, bad, unpaired, d.pipeline)
+    return DataBundle(train, val, splits, noise_splits, bad, unpaired, d.pipeline, notes)

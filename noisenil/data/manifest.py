@@ -127,6 +127,17 @@ class Pair:
         return self.clean.duration
 
 
+def _bad_names(scan: Scan) -> set[str]:
+    """The relative names of the files a scan left out as bad."""
+    names = set()
+    for path, _ in scan.bad:
+        try:
+            names.add(Path(path).relative_to(scan.root).as_posix())
+        except ValueError:
+            continue
+    return names
+
+
 def match_pairs(clean: Scan, noisy: Scan, *, tolerance_s: float = 0.01,
                 ) -> tuple[list[Pair], list[tuple[str, str]]]:
     """Match clean and noisy files by relative name.
@@ -142,9 +153,13 @@ def match_pairs(clean: Scan, noisy: Scan, *, tolerance_s: float = 0.01,
     """
     noisy_by_name = {f.name: f for f in noisy.files}
     clean_names = {f.name for f in clean.files}
+    # A file whose partner is in the other scan's bad list is reported there, once.
+    bad_clean, bad_noisy = _bad_names(clean), _bad_names(noisy)
     pairs, problems = [], []
     for c in clean.files:
         n = noisy_by_name.get(c.name)
+        if n is None and c.name in bad_noisy:
+            continue
         if n is None:
             problems.append((c.name, f"no noisy file of that name in {noisy.root}"))
         elif abs(c.duration - n.duration) > tolerance_s:
@@ -153,7 +168,7 @@ def match_pairs(clean: Scan, noisy: Scan, *, tolerance_s: float = 0.01,
         else:
             pairs.append(Pair(c, n))
     problems += [(n.name, f"no clean file of that name in {clean.root}")
-                 for n in noisy.files if n.name not in clean_names]
+                 for n in noisy.files if n.name not in clean_names and n.name not in bad_clean]
     for name, why in problems:
         logger.warning("unpaired %s: %s", name, why)
     return pairs, problems
@@ -194,6 +209,42 @@ def split_by_group(items: Sequence, *, val_fraction: float, test_fraction: float
             remaining.remove(key)
     assigned["train"] = [i for key in remaining for i in groups[key]]
     return {s: [items[i] for i in sorted(idx)] for s, idx in assigned.items()}
+
+
+_SPLIT_NAMES = {"val": "validation", "test": "test"}
+
+
+def split_shortfall(splits: dict[str, list], *, val_fraction: float, test_fraction: float,
+                    need: Sequence[str] = ()) -> str | None:
+    """Which held-out split :func:`split_by_group` could not make, why, and how to get it.
+
+    A split is missing when its fraction is above 0 (or it is in ``need``) and it got no file:
+    a speaker's files never span two splits, so with too few speakers (one, in a single-speaker
+    recording set) everything stays in training.
+
+    Args:
+        splits: What :func:`split_by_group` returned.
+        val_fraction: ``data.val_fraction`` of the split.
+        test_fraction: ``data.test_fraction`` of the split.
+        need: Splits wanted whatever their fraction (``("test",)`` for a comparison).
+
+    Returns:
+        One sentence naming the files, the speakers and the remedy
+        (``data.speaker_patterns=[]`` splits by file), or ``None`` when nothing is missing.
+    """
+    fractions = {"val": val_fraction, "test": test_fraction}
+    missing = [s for s in ("val", "test")
+               if (fractions[s] > 0 or s in need) and not splits.get(s)]
+    if not missing:
+        return None
+    items = [i for split in splits.values() for i in split]
+    groups = len({i.group for i in items})
+    wanted = " and a ".join(_SPLIT_NAMES[s] for s in missing)
+    return (f"{len(items)} files from {groups} speaker{'' if groups == 1 else 's'} (or files "
+            f"without a speaker in their name) are too few to hold out a {wanted} split "
+            f"(data.val_fraction={val_fraction}, data.test_fraction={test_fraction}): with "
+            f"fewer speakers, --set data.speaker_patterns=[] splits by file, at the price of a "
+            f"voice heard in training and in {_SPLIT_NAMES[missing[0]]}")
 
 
 def write_split(splits: dict[str, list], path: str | Path) -> Path:

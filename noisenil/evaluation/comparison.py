@@ -1,7 +1,8 @@
 """Compare backbones and classical baselines on identical inputs — ``noisenil compare``.
 
 :func:`compare` takes a tuning experiment folder (its ``<model>/best.keras``), training run
-folders (``model.keras``) or ``.keras`` files, scores every model, the classical baselines and
+folders (``model.keras``), ``.keras`` files or shipped models' names
+(:func:`noisenil.models.locate.find_models`), scores every model, the classical baselines and
 the noisy input on one test set with the scoring core shared with ``evaluate``
 (:func:`noisenil.evaluation.scoring.run_methods`), and writes::
 
@@ -28,45 +29,18 @@ import keras
 import pandas as pd
 
 from noisenil.config import Config, load_config
+from noisenil.config.atomic import check_writable
 from noisenil.data.testset import DEFAULT_SNRS, load_test_set
 from noisenil.errors import NoiseNilError
 from noisenil.evaluation.methods import NOISY_INPUT, methods_for
 from noisenil.evaluation.scoring import Scores, run_methods
 from noisenil.inference.denoiser import Denoiser
+from noisenil.models.locate import find_models
 
 logger = logging.getLogger(__name__)
 
 #: Seconds of each audio example embedded in the report.
 EXAMPLE_SECONDS = 4.0
-
-
-def find_models(sources: str | Path | Sequence[str | Path]) -> list[Path]:
-    """``.keras`` files named by ``sources``: files, training runs (``model.keras``) or tuning
-    experiments (``<model>/best.keras``, in folder order).
-
-    Raises:
-        NoiseNilError: A source is missing or holds no model (the message says what to run).
-    """
-    if isinstance(sources, (str, Path)):
-        sources = [sources]
-    found: list[Path] = []
-    for src in map(Path, sources):
-        if src.is_file():
-            found.append(src)
-        elif (src / "model.keras").is_file():
-            found.append(src / "model.keras")
-        elif src.is_dir():
-            bests = sorted(p / "best.keras" for p in src.iterdir() if (p / "best.keras").is_file())
-            if not bests:
-                hint = (" (its best_hparams.yaml are there but not the models: rerun `noisenil "
-                        "tune` with this experiment to export them)"
-                        if any(src.glob("*/best_hparams.yaml")) else "")
-                raise NoiseNilError(f"models={str(src)!r}: no model.keras or <model>/best.keras "
-                                    f"in this folder{hint}")
-            found += bests
-        else:
-            raise NoiseNilError(f"models={str(src)!r}: no such file or folder")
-    return found
 
 
 def _unique_names(denoisers: list[Denoiser]) -> None:
@@ -174,6 +148,7 @@ def compare(models: str | Path | Sequence[str | Path], data: str | Path | Config
     """
     from noisenil.evaluation.report.writer import write_report
 
+    check_writable(out_dir, what="out_dir")  # before any model or audio is loaded
     sources = [models] if isinstance(models, (str, Path)) else list(models)
     paths = find_models(sources)
     dens = [Denoiser.from_file(p, config=config) for p in paths]

@@ -1,5 +1,5 @@
-"""Score one model on a test set against the noisy input (and optionally the classical
-baselines) — ``noisenil evaluate``.
+"""Score one model on a test set against the noisy input and the classical baselines —
+``noisenil evaluate``.
 
 :func:`evaluate` is a thin caller of the scoring core shared with ``compare``
 (:func:`noisenil.evaluation.scoring.run_methods`) and writes::
@@ -20,9 +20,11 @@ from pathlib import Path
 import pandas as pd
 
 from noisenil.config import Config, StftConfig
+from noisenil.config.atomic import check_writable
 from noisenil.evaluation.methods import methods_for
 from noisenil.evaluation.scoring import Scores, run_methods
 from noisenil.inference.denoiser import Denoiser
+from noisenil.models.saving import resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +74,16 @@ def example_figures(scores: Scores, method: str, out_dir: Path, *, stft_cfg: Stf
 def evaluate(model: str | Path | Denoiser, data: str | Path | Config, *,
              out_dir: str | Path | None = None, config: Config | str | Path | None = None,
              snrs: Sequence[float] = (0.0, 5.0, 10.0, 15.0), seed: int = 0,
-             max_files: int | None = None, baselines: str | Sequence[str] | None = None,
+             max_files: int | None = None, baselines: str | Sequence[str] | None = "all",
              metrics: Sequence[str] | None = None, examples: int = 3,
              progress: bool = True) -> Evaluation:
     """Denoise a test set with one model and score it against the noisy input.
 
     Args:
-        model: A ``.keras`` file or a :class:`Denoiser`.
+        model: A :class:`Denoiser`, or what ``--model`` accepts
+            (:func:`~noisenil.models.saving.resolve_model`): a shipped model's name, a
+            ``.keras`` file, a training run folder or a tuning experiment folder (its best
+            model).
         data: A test folder or a config (its test split); see
             :func:`noisenil.data.testset.load_test_set`.
         out_dir: Folder for ``metrics.csv``, ``summary.csv``, ``comparison.csv`` and
@@ -87,7 +92,8 @@ def evaluate(model: str | Path | Denoiser, data: str | Path | Config, *,
         snrs: Input SNRs (dB) of mixed test sets.
         seed: Seed of the mixtures.
         max_files: At most this many clean files.
-        baselines: Classical baselines scored beside it (``"all"``, names, or ``None``).
+        baselines: Classical baselines scored beside it: ``"all"`` (the default, as for
+            :func:`~noisenil.evaluation.comparison.compare`), names, or ``None``.
         metrics: Audio metrics (all by default).
         examples: Number of example figures.
         progress: Progress bars.
@@ -97,7 +103,9 @@ def evaluate(model: str | Path | Denoiser, data: str | Path | Config, *,
     """
     from noisenil.data.testset import load_test_set
 
-    path = None if isinstance(model, Denoiser) else Path(model)
+    if out_dir is not None:  # before any model or audio is loaded
+        check_writable(out_dir, what="out_dir")
+    path = None if isinstance(model, Denoiser) else resolve_model(model)
     den = model if path is None else Denoiser.from_file(path, config=config)
     test_set = load_test_set(data, sample_rate=den.sample_rate, snrs=snrs, seed=seed,
                              max_files=max_files)

@@ -41,6 +41,7 @@ import tempfile
 from pathlib import Path
 
 from noisenil.config import Config, save_config
+from noisenil.config.atomic import check_writable
 from noisenil.errors import ConfigError, MissingDependencyError, NoiseNilError
 
 logger = logging.getLogger(__name__)
@@ -57,11 +58,14 @@ def export_model(model: str | Path, out: str | Path | None = None, *,
     """Export a ``.keras`` denoiser as a SavedModel folder, a ``.tflite`` or an ``.onnx`` file.
 
     Args:
-        model: The ``.keras`` file (loaded with
-            :meth:`~noisenil.inference.denoiser.Denoiser.from_file`, which finds its configuration).
+        model: The ``.keras`` file, or anything else ``--model`` accepts (a shipped name, a
+            training run or tuning experiment folder: see
+            :func:`~noisenil.models.saving.resolve_model`); loaded with
+            :meth:`~noisenil.inference.denoiser.Denoiser.from_file`, which finds its configuration.
         out: Destination: the SavedModel folder, or the ``.tflite``/``.onnx`` file (an existing
             folder gets ``<model stem>.<format>`` inside). Default: beside the model,
-            ``<stem>_savedmodel/``, ``<stem>.tflite`` or ``<stem>.onnx``.
+            ``<stem>_savedmodel/``, ``<stem>.tflite`` or ``<stem>.onnx`` (for a shipped model,
+            in the working directory).
         format: ``"savedmodel"``, ``"tflite"`` or ``"onnx"``.
         config: A :class:`~noisenil.config.Config` or YAML path overriding the configuration
             found with the model (it sets the input height and channels, and is written beside
@@ -98,10 +102,16 @@ def export_model(model: str | Path, out: str | Path | None = None, *,
         raise NoiseNilError(f"export needs the TensorFlow backend; this process runs "
                             f"KERAS_BACKEND={keras.backend.backend()!r}")
     from noisenil.inference.denoiser import Denoiser
+    from noisenil.models.saving import resolve_model
+    from noisenil.pretrained import shipped_models
 
-    model = Path(model)
+    shipped = str(model) in shipped_models()
+    model = resolve_model(model)
+    if out is None and shipped:  # never into the installed package: the working directory
+        out = Path(model.stem + (FORMATS[format] or "_savedmodel"))
     den = Denoiser.from_file(model, config=config)
     out = _destination(model, out, format, overwrite)
+    check_writable(out.parent, what="out")  # before the conversion
     tmp = out.with_name(f".{out.name}.partial")
     _remove(tmp)
     try:

@@ -19,11 +19,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from noisenil.errors import ConfigError
-from noisenil.evaluation.quality import METRIC_INFO, metric_info, metric_label
+from noisenil.evaluation.quality import METRIC_INFO, metric_info, metric_label, snr_label
 from noisenil.evaluation.report.figures import DPI, save_png
 
 logger = logging.getLogger(__name__)
 
+#: Fewest examples behind a mean for its confidence band to be drawn: from one or two the
+#: Student-t interval is wider than anything it would show (t = 12.7 for n = 2).
+MIN_N = 3
 #: Size of :func:`metric_vs_snr` figures in inches (at :data:`~.figures.DPI`).
 METRIC_FIGSIZE = (6.4, 4.0)
 
@@ -47,6 +50,13 @@ def plottable_metrics(summary: pd.DataFrame) -> list[str]:
     return out
 
 
+def _in_range(values: np.ndarray, info) -> np.ndarray:
+    """``values`` clipped to the metric's ``[low, high]`` (either may be open)."""
+    lo = -np.inf if info.low is None else info.low
+    hi = np.inf if info.high is None else info.high
+    return np.clip(values, lo, hi)
+
+
 def _method_order(summary: pd.DataFrame) -> list[tuple[str, str]]:
     """``(method, kind)`` pairs: models, then baselines, then the input, each in given order."""
     pairs = summary[["method", "kind"]].drop_duplicates("method")
@@ -59,7 +69,10 @@ def metric_vs_snr(summary: pd.DataFrame, metric: str, path: str | Path, *,
     """Plot one metric's mean (with its 95 % confidence band) against the input SNR.
 
     One line per method: models solid with circles, baselines dashed with squares, the noisy
-    input dotted grey. The legend sits to the right of the axes so it never hides data. For
+    input dotted grey. A band is drawn only where the mean has at least :data:`MIN_N` examples
+    behind it (``n`` column; the markers show the points elsewhere), clipped to the metric's
+    range (:class:`~noisenil.evaluation.quality.MetricInfo` ``low``/``high``: MSE never below
+    0). The legend sits to the right of the axes so it never hides data. For
     ``delta_`` metrics a thin line marks 0 (no improvement).
 
     Args:
@@ -109,16 +122,25 @@ def metric_vs_snr(summary: pd.DataFrame, metric: str, path: str | Path, *,
         ax.plot(x[ok], y[ok], label=method, **style)
         if ci_col in rows.columns:
             ci = rows[ci_col].to_numpy(dtype=float)
-            band = ok & np.isfinite(ci)
+            n = (rows["n"].to_numpy(dtype=float) if "n" in rows.columns
+                 else np.full_like(ci, MIN_N))
+            band = ok & np.isfinite(ci) & (n >= MIN_N)
             if band.any():
-                ax.fill_between(x[band], (y - ci)[band], (y + ci)[band], color=style["color"],
+                low, high = _in_range(y - ci, info), _in_range(y + ci, info)
+                ax.fill_between(x[band], low[band], high[band], color=style["color"],
                                 alpha=0.12, linewidth=0)
+            if (ok & ~band).any() and style["marker"] is None:  # no band: show the points
+                ax.plot(x[ok & ~band], y[ok & ~band], linestyle="none", marker="o",
+                        markersize=3.5, color=style["color"])
     if is_delta:
         ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=0)
+    bottom, top = ax.get_ylim()  # autoscale margins never reach past the metric's range
+    ax.set_ylim(bottom if info.low is None else max(bottom, info.low),
+                top if info.high is None else min(top, info.high))
     snrs = np.unique(summary["snr_db"].dropna().to_numpy(dtype=float))
     if 0 < snrs.size <= 12:
         ax.set_xticks(snrs)
-        ax.set_xticklabels([f"{s:g}" for s in snrs])
+        ax.set_xticklabels([snr_label(s) for s in snrs])
     ax.set_xlabel("input SNR (dB)", fontsize=10.5)
     ax.set_ylabel(metric_label(metric), fontsize=10.5)
     ax.tick_params(labelsize=10)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from noisenil.errors import ConfigError
 from noisenil.evaluation.perceptual import INSTALL_HINT, OPTIONAL_PACKAGES
-from noisenil.evaluation.quality import METRIC_INFO, metric_info, metric_label
+from noisenil.evaluation.quality import METRIC_INFO, metric_info, metric_label, snr_label
 
 #: Metrics of the optional ``eval`` extra (see :mod:`noisenil.evaluation.perceptual`).
 OPTIONAL_METRICS = tuple(OPTIONAL_PACKAGES)
@@ -283,7 +283,7 @@ def headline_summary(summary: pd.DataFrame | None, methods: Sequence[str],
     headers = []
     for s in snrs:
         n = summary.loc[summary["snr_db"] == s, "n"].max() if "n" in summary else None
-        headers.append(f"{s:g} dB" + (f" (n={int(n)})" if finite(n) is not None else ""))
+        headers.append(f"{snr_label(s)} dB" + (f" (n={int(n)})" if finite(n) is not None else ""))
     order = [m for m in methods if m in set(summary["method"])]
     order += [m for m in summary["method"].drop_duplicates() if m not in order]
     rows = []
