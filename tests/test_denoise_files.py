@@ -193,6 +193,21 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_back(tmp_path):
     assert pairs == [(tmp_path / "a.wav", tmp_path / "den" / "a.wav")]
 
 
+def test_an_input_folder_that_is_the_output_folder_is_refused_for_that_reason(tmp_path):
+    rec = tmp_path / "rec"
+    for name in ("a.wav", "b.wav", "sub/c.wav", "d.wav"):
+        write(rec / name, tone(16000, 0.3, 1), 16000)
+    with pytest.raises(NoiseNilError, match=r"input='.*rec' and output='.*rec' are the same "
+                                            r"folder"):
+        plan_outputs([rec], rec)
+    with pytest.raises(NoiseNilError, match="are the same folder"):
+        plan_outputs([rec], tmp_path / "rec" / ".." / "rec")
+    # An input folder inside the output folder is fine: its files are not outputs.
+    pairs = plan_outputs([rec], tmp_path)
+    assert [dst for _, dst in pairs] == [tmp_path / n for n in ("a.wav", "b.wav", "d.wav",
+                                                                "sub/c.wav")]
+
+
 def test_the_pretrained_default_model_ships_small_with_its_config_and_reduces_noise(tmp_path):
     """``--model`` omitted: the packaged model loads with its embedded configuration, is a few
     MB, and raises the SNR of a noisy tone (its held-out speech results are in its model card)."""

@@ -10,15 +10,14 @@ experiment and fine-tuning from a saved model each apply it with their own rule.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import keras
 
 from noisenil.config import Config, load_config
+from noisenil.config.atomic import atomic_target, atomic_write, read_json, write_json
 from noisenil.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -30,17 +29,9 @@ STATE_FILE = "state.json"
 WHOLE_SETTINGS = ("tune.hparams", "tune.space", "model.hparams")
 
 
-def write_json(path: Path, data: dict) -> None:
-    """Write ``data`` to ``path`` as JSON, atomically: a kill never leaves a half-written file."""
-    tmp = path.with_suffix(".partial")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-
-
 def _save_model(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name(path.stem + ".partial.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    with atomic_target(path) as tmp:
+        model.save(tmp)
 
 
 class RunState(keras.callbacks.Callback):
@@ -73,7 +64,35 @@ class RunState(keras.callbacks.Callback):
 def read_state(run_dir: Path) -> dict:
     """``run_dir/state.json`` as written by :class:`RunState` (``{}`` before the first epoch)."""
     path = Path(run_dir) / STATE_FILE
-    return json.loads(path.read_text()) if path.exists() else {}
+    state = read_json(path)
+    if state is None and path.exists():
+        logger.warning("%s is unreadable (torn by a kill?): starting the run afresh", path)
+    return state if isinstance(state, dict) else {}
+
+
+def trim_history(path: Path, epochs_done: int) -> int:
+    """Keep the first ``epochs_done`` epochs of ``history.csv`` (and its header), dropping the
+    rows of epochs that ``state.json`` does not record as done.
+
+    The CSV log writes an epoch's row before :class:`RunState` saves that epoch, so a run killed
+    in between (for instance inside the ``last.keras`` write) has one row too many; resumed
+    without this, that epoch would be logged twice.
+
+    Returns:
+        The number of rows dropped.
+    """
+    path = Path(path)
+    if not path.exists():
+        return 0
+    header, *rows = path.read_text().splitlines(keepends=True) or [""]
+    rows = [x for x in rows if x.strip()]
+    kept = [x for x in rows[:epochs_done] if x.endswith("\n")]  # not a row torn by a kill
+    if kept == rows:
+        return 0
+    atomic_write(path, "".join([header, *kept]))
+    logger.info("%s: dropped %d row(s) after epoch %d (epochs not saved before the run "
+                "stopped)", path, len(rows) - len(kept), epochs_done)
+    return len(rows) - len(kept)
 
 
 def read_history(path: Path) -> dict[str, list[float]]:
@@ -149,4 +168,4 @@ def check_same_run(cfg: Config, run_dir: Path) -> None:
 
 
 __all__ = ["STATE_FILE", "WHOLE_SETTINGS", "RunState", "check_same_run", "differing_setting",
-           "read_history", "read_state", "saved_difference", "write_json"]
+           "read_history", "read_state", "saved_difference", "trim_history", "write_json"]

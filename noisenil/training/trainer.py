@@ -248,7 +248,7 @@ def configured_data(cfg: Config, replicas: int, progress: bool, fit_kwargs: dict
     if bundle.pipeline == "tf.data":
         fit_kwargs.update(steps_per_epoch=len(bundle.train),
                           validation_steps=len(bundle.val) if bundle.val else None)
-    logger.info("%s", bundle.summary())
+    logger.info("%s", bundle.summary(notes=False))  # the notes were warnings already
     return bundle.inputs()
 
 

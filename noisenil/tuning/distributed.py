@@ -6,7 +6,9 @@ Start the same command on every process with ``KERASTUNER_TUNER_ID`` (``chief`` 
 (:func:`_oracle_port`) and marks each model whose search has ended (:func:`mark_search_done`,
 ``tuner/<model>/search_done.json``); workers train, and move on from a model (or exit) once the
 chief has marked it (:func:`search_done`), instead of waiting for an oracle that is no longer
-served (:class:`OracleWait`).
+served (:class:`OracleWait`). A worker renews its trial's lease while it trains
+(:func:`heartbeat`); the chief requeues the trial of a worker silent for longer than
+``tune.worker_lease_s`` (:func:`lease_watch`), so a lost worker does not hang the sweep.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +27,8 @@ from typing import Any
 import keras_tuner as kt
 
 from noisenil.config import Config
+from noisenil.config.atomic import write_json
 from noisenil.errors import ConfigError, NoiseNilError
-from noisenil.training.runs import write_json
 from noisenil.tuning.records import _read_trials
 
 logger = logging.getLogger(__name__)
@@ -179,7 +182,10 @@ class OracleWait:
                 response = client.stub.CreateTrial(
                     protos.get_service().CreateTrialRequest(tuner_id=tuner_id),
                     wait_for_ready=True, timeout=self.poll_s)
-                return Trial.from_proto(response.trial)
+                trial = Trial.from_proto(response.trial)
+                if trial.status == TrialStatus.IDLE:  # the chief waits on trials still out
+                    time.sleep(min(1.0, self.poll_s))
+                return trial
             except grpc.RpcError as err:
                 if err.code() not in not_served:
                     raise
@@ -199,5 +205,63 @@ class OracleWait:
                     f"and a tune.results_dir shared with this worker?")
 
 
+@contextlib.contextmanager
+def heartbeat(client: Any, trial_id: str, every_s: float) -> Iterator[None]:
+    """While a worker trains ``trial_id``: ask the chief for that trial every ``every_s``
+    seconds, which renews the trial's lease (see
+    :class:`~noisenil.tuning.experiment_oracle.ExperimentOracle`). Failed requests are ignored
+    (the chief may be busy or restarting); the worker's own requests tell it when it is gone.
+
+    Args:
+        client: The worker's Keras Tuner ``OracleClient`` (anything without ``stub``: no-op).
+        trial_id: The trial being trained.
+        every_s: Seconds between heartbeats (``tune.worker_lease_s / 5``).
+    """
+    stub = getattr(client, "stub", None)
+    if stub is None:
+        yield
+        return
+    import grpc
+    from keras_tuner.src import protos
+
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            try:
+                stub.GetTrial(protos.get_service().GetTrialRequest(trial_id=trial_id),
+                              timeout=max(1.0, every_s))
+            except grpc.RpcError as err:
+                logger.debug("heartbeat of trial %s: %s", trial_id, err.code())
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trial_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+@contextlib.contextmanager
+def lease_watch(oracle: Any, lease_s: float) -> Iterator[None]:
+    """On the chief, while it serves ``oracle``: give up on workers silent for ``lease_s``
+    seconds and requeue their trials (``oracle.requeue_lost()``, checked ``lease_s / 5`` apart),
+    so one lost worker does not hang the sweep."""
+    oracle.lease_s = lease_s
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(max(0.2, lease_s / 5)):
+            oracle.requeue_lost()
+
+    thread = threading.Thread(target=watch, name="lease-watch", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 __all__ = ["CHIEF_WAIT_S", "ORACLE_POLL_S", "SEARCH_DONE", "OracleWait", "distributed_role",
-           "mark_search_done", "search_done"]
+           "heartbeat", "lease_watch", "mark_search_done", "search_done"]

@@ -15,8 +15,11 @@ An experiment lives in ``tune.results_dir/tune.experiment/``::
 Every family is searched in turn with the same data, algorithm, budget, objective and seed, so
 the rows of ``trials.csv`` are comparable. Rerunning the same command continues an interrupted
 experiment: finished trials are kept, the trial in flight when the process died is run again
-under its id. A trial that fails (non-finite loss, out of memory, a hyperparameter combination
-that does not build) is recorded as ``FAILED`` with its reason and the sweep goes on. Only the
+under its id; every file is written whole or not at all, and torn or stale Keras Tuner records
+are rebuilt from what is intact (:mod:`noisenil.tuning.experiment_oracle`), so a ``kill -9`` at
+any moment loses and repeats nothing. A trial that fails (non-finite loss, out of memory, a
+hyperparameter combination that does not build) is recorded as ``FAILED`` with its reason and
+the sweep goes on. Only the
 weights that resume and the final models need are kept: the best trial's and, for Hyperband,
 those of trials that a later round may continue. :func:`load_experiment` reads a finished or
 interrupted experiment folder back into the :class:`TuneResult` that :func:`tune` returned.
@@ -225,7 +228,7 @@ def tune(cfg: Config | str | os.PathLike | None, *, overrides: Iterable[str] = (
     role = distributed_role()
     strategy = distribution_strategy(t.strategy, key="tune.strategy")
     root = Path(t.results_dir) / t.experiment
-    check_writable(root, what="tune.results_dir")  # before any data is loaded
+    check_writable(root, what="tune.results_dir/tune.experiment")  # before any data loads
     if role != "worker":
         _check_same_experiment(cfg, root)
         root.mkdir(parents=True, exist_ok=True)

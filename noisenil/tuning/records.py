@@ -23,9 +23,7 @@ types what it has just written through it and
 
 from __future__ import annotations
 
-import contextlib
 import io
-import json
 import logging
 import os
 import re
@@ -39,6 +37,7 @@ import numpy as np
 import yaml
 
 from noisenil.config import Config, config_from_dict
+from noisenil.config.atomic import atomic_write, read_json
 from noisenil.errors import NoiseNilError
 from noisenil.models.hypermodels.base import DenoiserHyperModel
 from noisenil.models.saving import save_model
@@ -96,10 +95,9 @@ def _read_trials(project: Path) -> list[dict]:
     out)."""
     trials = []
     for path in sorted(project.glob("trial_*/trial.json")):
-        try:
-            trials.append(json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError):  # being written by another process
-            continue
+        record = read_json(path)  # None where torn (written before writes were atomic)
+        if isinstance(record, dict) and "trial_id" in record:
+            trials.append(record)
     return trials
 
 
@@ -125,10 +123,7 @@ def collect_trials(experiment_dir: str | os.PathLike, models: list[str] | None =
         project = root / "tuner" / model
         for t in _read_trials(project):
             info_path = project / f"trial_{t['trial_id']}" / TRIAL_INFO
-            info = {}
-            if info_path.exists():
-                with contextlib.suppress(OSError, json.JSONDecodeError):
-                    info = json.loads(info_path.read_text())
+            info = read_json(info_path) or {}
             reason = info.get("reason", "")
             if t.get("status") == "FAILED" and not reason and t.get("message"):
                 lines = [x for x in str(t["message"]).strip().splitlines() if x.strip()]
@@ -199,10 +194,7 @@ def write_trials_csv(experiment_dir: Path, models: list[str], objective: str):
         The table as :func:`load_experiment` reads it back (:func:`_typed_trials`).
     """
     text = _trials_text(collect_trials(experiment_dir, models), objective)
-    path = Path(experiment_dir) / "trials.csv"
-    tmp = path.with_suffix(".partial")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(Path(experiment_dir) / "trials.csv", text)
     return _typed_trials(io.StringIO(text))
 
 
@@ -257,7 +249,7 @@ def export_best(cfg: Config, tuner: kt.Tuner, name: str, hypermodel: DenoiserHyp
               f"({t.algorithm} search, {t.epochs} epochs per trial).\n"
               f"# Train it further: noisenil train --config {out / 'best_hparams.yaml'}\n")
     hparams_path = out / "best_hparams.yaml"
-    hparams_path.write_text(header + yaml.safe_dump(overlay, sort_keys=False))
+    atomic_write(hparams_path, header + yaml.safe_dump(overlay, sort_keys=False))
     model_path = out / "best.keras"
     try:
         # Not tuner.load_model(): Hyperband's would first load the weights of the trial this
@@ -376,9 +368,7 @@ def write_summary(cfg: Config, root: Path, trials, best: dict[str, BestTrial],
     if len(failed):
         lines += ["", "Failed trials:", ""]
         lines += [f"- {r.model} trial {r.trial_id}: {r.reason}" for r in failed.itertuples()]
-    path = root / "summary.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return atomic_write(root / "summary.md", "\n".join(lines) + "\n")
 
 
 __all__ = ["BEST_HEADER", "EXPERIMENT_RECORD", "TRIAL_COLUMNS", "TRIAL_INFO", "BestTrial",
