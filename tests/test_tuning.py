@@ -114,6 +114,8 @@ def test_the_default_objective_is_the_waveform_metric(demo_dir, tmp_path):
     assert (res.trials["status"] == "COMPLETED").all()
     scores = res.trials["val_delta_si_sdr"]
     assert np.isfinite(scores).all() and res.best["unet"].score == pytest.approx(scores.max())
+    # The noisy input's own scores on the same clips: 0 dB improvement by definition.
+    assert res.baseline["val_delta_si_sdr"] == 0.0 and np.isfinite(res.baseline["val_si_sdr"])
 
 
 def test_load_experiment_gives_back_what_tune_returned(three_model_sweep):

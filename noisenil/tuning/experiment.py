@@ -51,7 +51,7 @@ from noisenil.config.atomic import check_writable
 from noisenil.errors import ConfigError, DatasetError, NoiseNilError
 from noisenil.models import get_hypermodel, list_models
 from noisenil.models.hypermodels.registry import head_options
-from noisenil.training.validation import WAVEFORM_METRICS
+from noisenil.training.validation import WAVEFORM_METRICS, validation_clips
 from noisenil.models.hypermodels.base import DenoiserHyperModel
 from noisenil.training.identity import identity_scores
 from noisenil.training.progress import keras_verbose
@@ -249,7 +249,9 @@ def tune(cfg: Config | str | os.PathLike | None, *, overrides: Iterable[str] = (
                 f"--set data.speaker_patterns=[] splits by file")
     baseline: dict[str, float] = {}
     if role == "local" and val_data is not None:
-        baseline = identity_scores(cfg, val_data, steps=fit_kwargs.get("validation_steps"))
+        clips = validation_clips(cfg) if t.objective in WAVEFORM_METRICS else ()
+        baseline = identity_scores(cfg, val_data, steps=fit_kwargs.get("validation_steps"),
+                                   clips=clips)
         logger.info("noisy input (identity): %s", baseline)
     if role != "worker":
         write_json(root / EXPERIMENT_RECORD, {"objective": t.objective, "direction": t.mode,
