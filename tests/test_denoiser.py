@@ -188,5 +188,6 @@ def test_missing_or_broken_model_files_name_the_file(tmp_path):
         Denoiser.from_file(tmp_path / "nope.keras")
     bad = tmp_path / "bad.keras"
     bad.write_text("not a zip")
-    with pytest.raises(NoiseNilError, match=r"model='.*bad.keras': not a .keras file"):
+    with pytest.raises(NoiseNilError, match=r"model='.*bad.keras': not a .keras model file \(not a "
+                                            r"readable zip archive"):
         Denoiser.from_file(bad)

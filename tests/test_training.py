@@ -101,6 +101,7 @@ def test_mirrored_strategy_is_refused_off_tensorflow(demo_dir, tmp_path):
         train(debug_cfg(demo_dir, tmp_path / "run", "train.strategy=mirrored"), progress=False)
 
 
+@pytest.mark.slow  # ~15 s (a fresh interpreter on two logical CPUs): run by .ci/run
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="MirroredStrategy is TF-only")
 def test_mirrored_strategy_trains_on_two_logical_cpu_devices(demo_dir, tmp_path):
     out, stderr = run_on_two_logical_cpus(f"""

@@ -232,6 +232,7 @@ def test_failed_trials_are_recorded_and_the_sweep_goes_on(demo_dir, tmp_path):
     assert "Failed trials:" in summary and "non-finite loss" in summary
 
 
+@pytest.mark.slow  # ~45 s for both: run by .ci/run
 @pytest.mark.parametrize("algorithm", ["hyperband", "bayesian"])
 def test_other_algorithms_complete_their_trials(demo_dir, tmp_path, algorithm):
     cfg = debug_cfg(demo_dir, tmp_path, "tune.models=[unet]", f"tune.algorithm={algorithm}",
@@ -290,6 +291,7 @@ def test_out_of_memory_is_named_in_the_failure_reason():
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="MirroredStrategy is TF-only")
+@pytest.mark.slow  # ~25 s (a fresh interpreter on two logical CPUs): run by .ci/run
 def test_mirrored_tuning_on_two_logical_cpu_devices(demo_dir, tmp_path):
     out, stderr = run_on_two_logical_cpus(f"""
         from noisenil.config import load_config
