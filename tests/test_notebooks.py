@@ -151,7 +151,9 @@ def test_notebooks_run_in_smoke_mode(tmp_path, monkeypatch, capsys):
     # 02: three models, one trial each, then the resume to two: six completed, the first kept.
     trials = pd.read_csv(smoke / "tuning_results" / "sweep" / "trials.csv")
     assert sorted(trials["model"]) == sorted(MODELS * 2)
-    assert (trials["status"] == "COMPLETED").all() and np.isfinite(trials["val_snr"]).all()
+    # The default objective: the waveform metric on validation clips (trials.csv column 4).
+    assert trials.columns[3] == "val_delta_si_sdr"
+    assert (trials["status"] == "COMPLETED").all() and np.isfinite(trials["val_delta_si_sdr"]).all()
     assert "trials: 3 before, 6 after; finished trials kept unchanged: 3 of 3" in printed[NAMES[1]]
     for model in MODELS:
         assert (smoke / "tuning_results" / "sweep" / model / "best.keras").is_file()

@@ -170,6 +170,7 @@ def test_load_experiment_refuses_what_tune_did_not_write(tmp_path, files, messag
         load_experiment(tmp_path / "missing")
 
 
+@pytest.mark.slow  # ~30 s: run by .ci/run (beside the 27-kill test of test_tuning_crashes)
 def test_a_killed_sweep_resumes_without_losing_or_repeating_trials(demo_dir, tmp_path):
     args = ["tune", "--config", DEBUG, "--experiment", "killed"]
     for item in overrides(demo_dir, tmp_path, "tune.models=[unet]", "tune.max_trials=4",

@@ -178,6 +178,7 @@ def _args(demo_dir, results, *extra):
     return args
 
 
+@pytest.mark.slow  # ~17 s: run by .ci/run
 def test_a_sweep_with_torn_keras_tuner_files_resumes(demo_dir, tmp_path):
     """The issue's state after kill -9 with Keras Tuner's own writes: oracle.json and a finished
     trial's trial.json at 0 bytes, the tuner's file gone. The rerun continues."""
