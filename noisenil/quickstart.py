@@ -58,7 +58,7 @@ class QuickstartResult:
         files: Named paths of what was written.
         patches_per_second: Data-pipeline throughput measured on the training batches.
         summary: The data summary (files, splits, left-out files).
-        objective: The sweep's objective (``tune.objective``, e.g. ``val_snr``).
+        objective: The sweep's objective (``tune.objective``, e.g. ``val_delta_si_sdr``).
         best_model: The family of the sweep's best model (best objective over all families).
         best_score: Its objective value on the validation batches.
         noisy_score: The noisy input's objective value on the same batches (no denoising).

@@ -40,9 +40,10 @@ def check_sweep_report_and_denoised(out, printed):
     """What every quickstart writes: trials of the three families, the report, the example."""
     trials = pd.read_csv(out / "tuning_results" / "quickstart" / "trials.csv")
     assert sorted(trials["model"]) == MODELS and (trials["status"] == "COMPLETED").all()
-    assert np.isfinite(trials["val_snr"]).all()
-    best = trials.loc[trials["val_snr"].idxmax(), "model"]
-    assert f"best model of the sweep: {best} (val_snr " in printed
+    objective = "val_delta_si_sdr"  # the default: the waveform metric on validation clips
+    assert trials.columns[3] == objective and np.isfinite(trials[objective]).all()
+    best = trials.loc[trials[objective].idxmax(), "model"]
+    assert f"best model of the sweep: {best} ({objective} " in printed
     assert f"{out / 'tuning_results' / 'quickstart' / best / 'best.keras'}" in printed
 
     html = (out / "comparison" / "report.html").read_text()
