@@ -208,6 +208,7 @@ def test_a_killed_sweep_resumes_without_losing_or_repeating_trials(demo_dir, tmp
     assert len(values) == 4  # no hyperparameter set was tried twice
 
 
+@pytest.mark.slow  # ~25 s: run by .ci/run
 def test_failed_trials_are_recorded_and_the_sweep_goes_on(demo_dir, tmp_path):
     cfg = debug_cfg(
         demo_dir, tmp_path, "tune.models=[unet,dncnn]", "tune.max_trials=3",
