@@ -21,13 +21,22 @@ from typing import Any
 
 from keras import layers
 
+from noisenil.config import FeatureConfig
 from noisenil.errors import ConfigError
 from noisenil.models.layers.masks import ComplexMask, MagnitudeMask
 
 #: The heads ``model.head`` may name.
 HEADS = ("mask", "residual", "mapping")
-#: Feature scale assumed when a builder is called without one (``features`` defaults).
-DEFAULT_SCALE = {"magnitude_scale": "db", "power": 0.3, "db_floor": -100.0}
+
+
+def feature_scale(features: FeatureConfig) -> dict[str, Any]:
+    """What a mask head needs of the feature settings: how a magnitude gain acts on them."""
+    return {"magnitude_scale": features.magnitude_scale, "power": features.power,
+            "db_floor": features.db_floor}
+
+
+#: Feature scale assumed when a builder is called without one (the ``features`` defaults).
+DEFAULT_SCALE = feature_scale(FeatureConfig())
 
 
 def check_head(head: str, min_gain_db: float) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from noisenil.errors import ConfigError
+from noisenil.models.heads import feature_scale
 
 if TYPE_CHECKING:  # pragma: no cover
     from noisenil.config import Config
@@ -64,8 +65,6 @@ def head_options(cfg: Config) -> dict:
     """The HyperModel constructor options a configuration fixes for every family: channels,
     loss, metrics and the output head (``model.head``, ``model.min_gain_db``, and the feature
     scale the mask acts on)."""
-    f = cfg.features
-    return dict(channels=f.channels, loss=cfg.model.loss, metrics=cfg.model.metrics,
+    return dict(channels=cfg.features.channels, loss=cfg.model.loss, metrics=cfg.model.metrics,
                 head=cfg.model.head, min_gain_db=cfg.model.min_gain_db,
-                feature_scale={"magnitude_scale": f.magnitude_scale, "power": f.power,
-                               "db_floor": f.db_floor})
+                feature_scale=feature_scale(cfg.features))
