@@ -118,7 +118,7 @@ def test_shipped_configs_are_found_by_name_from_any_folder(tmp_path, monkeypatch
     assert mine.tune.models == load_config("quickstart.yaml").tune.models
     assert mine.data.batch_size == 3
     with pytest.raises(ConfigError, match=r"config='nope': file not found, and not a shipped "
-                                          r"config's name \(base.yaml, debug.yaml"):
+                                          r"config's name \(bakeoff.yaml, .*base.yaml, debug.yaml"):
         load_config("nope")
 
 

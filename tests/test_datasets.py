@@ -13,6 +13,7 @@ from noisenil.data.sources import MixingSource
 from noisenil.errors import DatasetError
 from noisenil.dsp.features import segment_samples
 from noisenil.data.mixing import snr_db
+from noisenil.dsp.levels import REFERENCE_DBFS, active_rms
 from tests.conftest import PROJECT_ROOT
 
 DEBUG = PROJECT_ROOT / "configs" / "debug.yaml"
@@ -207,7 +208,8 @@ def test_paired_files_shorter_than_a_segment_are_padded(tmp_path):
         sf.write(str(tmp_path / "noisy" / f"p1_00{i}.wav"), clean + 0.05, 16000, subtype="FLOAT")
     cfg = load_config(DEBUG, overrides=["data.mode=paired", f"data.clean_dir={tmp_path / 'clean'}",
                                         f"data.noisy_dir={tmp_path / 'noisy'}",
-                                        "data.val_fraction=0", "data.level_db=[0, 0]"])
+                                        "data.val_fraction=0", "data.level_db=[0, 0]",
+                                        "data.normalise_level=false"])
     bundle = build_datasets(cfg, progress=False)
     noisy, clean = bundle.train.source.draw(np.random.default_rng(1))
     assert noisy.shape == clean.shape == (segment_samples(32, cfg.stft),)
@@ -216,3 +218,63 @@ def test_paired_files_shorter_than_a_segment_are_padded(tmp_path):
     np.testing.assert_allclose(noisy[support] - clean[support], 0.05, atol=1e-6)
     assert np.all(noisy[~support] == 0)
     assert bundle.train[0][0].shape == (4, 32, 32, 1)
+
+
+def level_dbfs(x, sr=16000):
+    return 20 * np.log10(active_rms(x, sr))
+
+
+@pytest.mark.parametrize("normalise", [True, False])
+def test_training_pairs_sit_at_the_level_inference_scales_to(demo, normalise):
+    """data.normalise_level: the noisy segment at the inference reference (-24 dBFS active
+    RMS) plus beta, the target scaled alike; without it, at the files' own levels."""
+    cfg = cfg_for(demo, "data.level_db=[0, 0]", "data.snr_db=[5, 5]",
+                  f"data.normalise_level={str(normalise).lower()}")
+    src = build_datasets(cfg, progress=False).train.source
+    plain = MixingSource(src.clean, src.noise, src.store, cfg, length=src.length, augment=False)
+    rng = np.random.default_rng(0)
+    pairs = [plain.draw(rng) for _ in range(12)]
+    levels = np.array([level_dbfs(noisy) for noisy, _ in pairs])
+    if normalise:
+        np.testing.assert_allclose(levels, REFERENCE_DBFS, atol=0.05)
+    else:
+        assert np.ptp(levels) > 3.0  # the demo files' own levels differ
+    for noisy, clean in pairs:  # the target gets the noisy segment's gain
+        assert snr_db(clean, noisy - clean) == pytest.approx(5.0, abs=0.1) or \
+            snr_db(clean, noisy - clean) < 5.0  # (a pause is mixed at the file's level)
+
+
+def energy_above(x, hz, sr=16000):
+    """Share of ``x``'s energy above ``hz``, in dB."""
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1 / sr)
+    return 10 * np.log10(spec[freqs > hz].sum() / spec.sum() + 1e-30)
+
+
+def fixture_source(audio_dir, rates, *extra):
+    cfg = load_config(DEBUG, overrides=[
+        "data.mode=mixing", f"data.clean_dir={audio_dir / 'fixtures' / 'speech'}",
+        f"data.noise_dir={audio_dir / 'fixtures' / 'noise'}", "data.val_fraction=0",
+        "data.snr_db=[0, 0]", *extra])
+    src = build_datasets(cfg, progress=False).train.source
+    clean = [f for f in src.clean if f.info.sample_rate in rates]
+    assert clean, rates
+    return MixingSource(clean, src.noise, src.store, cfg, length=8192, augment=False)
+
+
+def test_band_limited_recordings_train_only_the_narrow_band_condition(audio_dir):
+    """8 kHz speech (nothing above 4 kHz) is never paired with wideband noise: input and target
+    are band-limited alike, so the network is not taught that a wideband input's top octave is
+    noise; wideband speech keeps its noise's top octave unless drawn narrow-band."""
+    rng = np.random.default_rng(0)
+    narrow = fixture_source(audio_dir, {8000}, "data.narrowband_p=0")
+    for _ in range(8):
+        noisy, clean = narrow.draw(rng)
+        assert energy_above(noisy, 4500) < -35 and energy_above(clean, 4500) < -35
+    wide = fixture_source(audio_dir, {16000, 48000}, "data.narrowband_p=0")
+    assert np.median([energy_above(wide.draw(rng)[0], 4500) for _ in range(8)]) > -25
+    drawn = fixture_source(audio_dir, {16000, 48000}, "data.narrowband_p=1",
+                           "data.narrowband_hz=[3400, 3400]")
+    for _ in range(4):
+        noisy, clean = drawn.draw(rng)
+        assert energy_above(noisy, 4500) < -35 and energy_above(clean, 4500) < -35

@@ -30,6 +30,14 @@ def test_clean_plus_noise_is_mixed_at_every_snr_exactly(demo_dir):
     assert "3 clean files" in ts.description and "0/5/10 dB (seed 0)" in ts.description
 
 
+def test_max_files_samples_across_the_folder_not_its_first_files(demo_dir):
+    every = sorted({e.name.split("@")[0] for e in load_test_set(demo_dir, snrs=(5.0,)).examples})
+    some = [e.name.split("@")[0] for e in load_test_set(demo_dir, snrs=(5.0,),
+                                                          max_files=3).examples]
+    assert len(every) > 3 and len(some) == 3
+    assert some[0] == every[0] and some[-1] == every[-1]  # first and last, one between
+
+
 def test_mixtures_are_reproducible_and_do_not_depend_on_the_other_snrs(demo_dir):
     a = load_test_set(demo_dir, snrs=(0.0, 5.0), max_files=2, seed=3)
     b = load_test_set(demo_dir, snrs=(0.0, 5.0, 10.0), max_files=2, seed=3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import keras
@@ -44,8 +45,12 @@ def test_a_run_writes_its_folder_and_a_loadable_model(demo_dir, tmp_path):
 
 def test_rerun_resumes_after_the_last_epoch_with_optimizer_state(demo_dir, tmp_path):
     run = tmp_path / "run"
-    first = train(debug_cfg(demo_dir, run, "train.epochs=1"), progress=False)
+    # A time budget (train.max_minutes) smaller than one epoch stops the run after its first.
+    first = train(debug_cfg(demo_dir, run, "train.epochs=3", "train.max_minutes=0.0001",
+                            "train.budget_clock=cpu"), progress=False)
     assert first.epochs_done == 1
+    spent = json.loads((run / "state.json").read_text())["train_seconds"]
+    assert 0.006 < spent < 120
     steps = len(pd.read_csv(run / "history.csv"))  # 1 epoch
     resumed = train(debug_cfg(demo_dir, run, "train.epochs=3"), progress=False)
     assert (resumed.resumed_from, resumed.epochs_done) == (1, 3)
@@ -54,6 +59,11 @@ def test_rerun_resumes_after_the_last_epoch_with_optimizer_state(demo_dir, tmp_p
     assert int(keras.ops.convert_to_numpy(last.optimizer.iterations)) == 3 * 4  # 4 batches/epoch
     again = train(debug_cfg(demo_dir, run, "train.epochs=3"), progress=False)  # nothing left
     assert (again.resumed_from, again.epochs_done) == (3, 3)
+    total = json.loads((run / "state.json").read_text())["train_seconds"]
+    assert total > spent  # summed over the resumption
+    spent_out = train(debug_cfg(demo_dir, run, "train.epochs=9", "train.max_minutes=0.0001"),
+                      progress=False)  # the budget is spent: no further epoch
+    assert spent_out.epochs_done == 3
     with pytest.raises(ConfigError, match="train.run_dir=.*different 'model' section"):
         train(debug_cfg(demo_dir, run, "model.name=dncnn", "model.hparams={depth: 3}"),
               progress=False)

@@ -55,7 +55,8 @@ def _add_test_set_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--snr", type=float, nargs="+", default=[0.0, 5.0, 10.0, 15.0],
                    metavar="DB", help="input SNRs of mixed test sets (default 0 5 10 15)")
     p.add_argument("--seed", type=int, default=0, help="seed of the mixtures (default 0)")
-    p.add_argument("--max-files", type=int, metavar="N", help="use at most N clean files")
+    p.add_argument("--max-files", type=int, metavar="N",
+                   help="use at most N clean files, spread evenly over them by name")
     p.add_argument("--baselines", default="all",
                    help="classical baselines scored beside the models: all (default), none, or "
                         "a comma list such as wiener,log_mmse")

@@ -25,7 +25,9 @@ class ModelConfig:
         name: A registered model family: ``unet`` (seed-004 baseline, the fastest on CPU),
             ``dncnn``, ``resnet_unet`` or ``two_stage_unet``. Checked against the registry when a
             model is built (:func:`noisenil.models.hypermodel_from_config`), before any training.
-        loss: ``log_cosh`` (default), ``l1`` or ``mse``; the two-stage model sums it over both
+        loss: ``log_cosh`` (default), ``l1``, ``mse`` (on the features) or ``spectral_sdr``
+            (the waveform-aware option: negative SDR of the linear-amplitude spectrogram,
+            :class:`noisenil.models.losses.SpectralSDR`); the two-stage model sums it over both
             stages.
         hparams: Hyperparameters pinned to a value (e.g. ``{depth: 12}``) and builder options
             (``resnet_unet``: ``backbone``, ``weights``); the others take the family's defaults.
@@ -41,7 +43,7 @@ class ModelConfig:
     """
 
     name: str = "unet"
-    loss: Literal["log_cosh", "l1", "mse"] = "log_cosh"
+    loss: Literal["log_cosh", "l1", "mse", "spectral_sdr"] = "log_cosh"
     hparams: dict = field(default_factory=dict)
     metrics: list[str] = field(default_factory=lambda: ["snr"])
     head: Literal["mask", "residual", "mapping"] = "mask"
@@ -61,6 +63,12 @@ class TrainConfig:
         run_dir: Folder of the run: checkpoints, logs, the resolved config, the final model.
             Rerunning on the same folder resumes from its last completed epoch.
         epochs: Epochs in total (a resumed run continues up to this number).
+        max_minutes: A time budget: the run stops after the epoch at which its time (epochs
+            and their validation, summed over resumptions) reaches this many minutes (0: no
+            budget, ``epochs`` alone decides). Equal budgets make families comparable.
+        budget_clock: What :attr:`max_minutes` counts: ``wall`` (elapsed time) or ``cpu`` (the
+            training process's CPU time over all its threads: on a shared machine other jobs
+            do not eat into it).
         monitor: Metric that selects the best checkpoint, drives early stopping and the plateau
             schedule: ``val_delta_si_sdr`` (default: the SI-SDR improvement on fixed validation
             clips run through the inference path, see :mod:`noisenil.training.validation`),
@@ -94,6 +102,8 @@ class TrainConfig:
 
     run_dir: str = "runs/train"
     epochs: int = 50
+    max_minutes: float = 0.0
+    budget_clock: Literal["wall", "cpu"] = "wall"
     monitor: str = "val_delta_si_sdr"
     monitor_mode: Literal["auto", "max", "min"] = "auto"
     early_stopping_patience: int = 10
@@ -114,6 +124,7 @@ class TrainConfig:
 
     def __post_init__(self):
         number("train.validation_clips", self.validation_clips, lo=0, integer=True)
+        number("train.max_minutes", self.max_minutes, lo=0.0, unit=" minutes")
         number("train.validation_seconds", self.validation_seconds, lo=0.5, hi=60.0)
         if not self.validation_snrs:
             fail("train.validation_snrs", self.validation_snrs, "give at least one input SNR")
@@ -174,6 +185,9 @@ class TuneConfig:
         worker_lease_s: Distributed mode: seconds without a word from a worker (each sends a
             heartbeat every fifth of this while it trains) after which the chief gives up on it
             and requeues its trial for the other workers.
+        keep_trial_weights: Keep every trial's weights in ``tuner/<model>/trial_<id>/``
+            (default: only those the results and a resumed search need), e.g. to score every
+            trial on the test split (``bench/objective_rank.py``).
     """
 
     experiment: str = "sweep"
@@ -192,6 +206,7 @@ class TuneConfig:
     space: dict = field(default_factory=dict)
     max_consecutive_failures: int = 5
     worker_lease_s: float = 300.0
+    keep_trial_weights: bool = False
 
     def __post_init__(self):
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", self.experiment or ""):

@@ -129,7 +129,14 @@ class DataConfig:
         speaker_patterns: Regular expressions tried in order on each file's stem; group 1 is the
             speaker id. Files matching none form a group of their own.
         snr_db: Mixing SNR range in dB, drawn uniformly in dB (log-uniform in amplitude).
-        level_db: Level factor beta range in dB applied to mixture and target alike.
+        level_db: Level factor beta range in dB applied to mixture and target alike: around
+            the inference reference level with ``normalise_level``, else around the file's own.
+        normalise_level: Scale every pair so its noisy segment's active RMS is the level the
+            inference path scales every input to (:data:`noisenil.dsp.levels.REFERENCE_DBFS`)
+            before ``level_db``: training sees the inference path's normalisation.
+        narrowband_p: Probability that a wideband pair is band-limited, input and target alike
+            (files recorded below ``audio.sample_rate`` always are, at their Nyquist frequency).
+        narrowband_hz: Cut-off range of those narrow-band pairs, in Hz (telephone: 3.4-4 kHz).
         noise_crossfade_s: Cross-fade in seconds when looping a short noise.
         trim_silence: Cut silent stretches out of clean files before drawing examples.
         trim_top_db: Threshold in dB below a file's peak under which audio counts as silent.
@@ -161,6 +168,9 @@ class DataConfig:
     )
     snr_db: list[float] = field(default_factory=lambda: [2.0, 20.0])
     level_db: list[float] = field(default_factory=lambda: [-6.0, 4.0])
+    normalise_level: bool = True
+    narrowband_p: float = 0.2
+    narrowband_hz: list[float] = field(default_factory=lambda: [3400.0, 4000.0])
     noise_crossfade_s: float = 0.5
     trim_silence: bool = False
     trim_top_db: float = 40.0
@@ -182,6 +192,8 @@ class DataConfig:
                  f"val_fraction + test_fraction must be < 1 (val_fraction={self.val_fraction})")
         range_values("data.snr_db", self.snr_db, lo=-30.0, hi=60.0)
         range_values("data.level_db", self.level_db, lo=-60.0, hi=20.0)
+        number("data.narrowband_p", self.narrowband_p, lo=0.0, hi=1.0)
+        range_values("data.narrowband_hz", self.narrowband_hz, lo=500.0, hi=96000.0)
         for i, pattern in enumerate(self.speaker_patterns):
             try:
                 if re.compile(pattern).groups < 1:

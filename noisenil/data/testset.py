@@ -182,7 +182,15 @@ def paired_examples(pairs: Sequence, *, sample_rate: int, snr_step: float = 5.0,
 
 
 def _first(items: list, max_files: int | None) -> list:
-    return items if max_files is None else items[:max_files]
+    """At most ``max_files`` of ``items``, spread evenly over the sorted list (the first and
+    the last included), so a folder of several sources or speakers is sampled across all of
+    them rather than from its first one alphabetically."""
+    if max_files is None or max_files >= len(items):
+        return items
+    if max_files <= 1:
+        return items[:max_files]
+    picks = np.linspace(0, len(items) - 1, max_files).round().astype(int)
+    return [items[i] for i in picks]
 
 
 def load_test_set(data: str | Path | Config, *, sample_rate: int = 16000,
@@ -196,7 +204,8 @@ def load_test_set(data: str | Path | Config, *, sample_rate: int = 16000,
         sample_rate: Evaluation rate in Hz (every file is resampled to it).
         snrs: Input SNRs in dB for mixed sets.
         seed: Seed of the noise draws of mixed sets.
-        max_files: Use at most this many clean files (the first by name), for quick runs.
+        max_files: Use at most this many clean files (spread evenly over them by name), for
+            quick runs.
         snr_step: Grid, in dB, that paired examples are grouped on.
         split: With a config: its ``"test"`` split (default) or its ``"val"`` split (the
             waveform validation clips of training).

@@ -43,7 +43,16 @@ logger = logging.getLogger(__name__)
 EXAMPLE_SECONDS = 4.0
 
 
-def _unique_names(denoisers: list[Denoiser]) -> None:
+def unique_names(denoisers: list[Denoiser], paths: Sequence[Path]) -> None:
+    """Models sharing a network name are named after their files: the run or experiment
+    folder for a ``model.keras``/``best.keras``, else the file's stem; then numbered."""
+    counts: dict[str, int] = {}
+    for d in denoisers:
+        counts[d.name] = counts.get(d.name, 0) + 1
+    for d, p in zip(denoisers, paths):
+        if counts[d.name] > 1:
+            p = Path(p)
+            d.name = p.parent.name if p.stem in ("model", "best") else p.stem
     seen: dict[str, int] = {}
     for d in denoisers:
         seen[d.name] = seen.get(d.name, 0) + 1
@@ -152,7 +161,7 @@ def compare(models: str | Path | Sequence[str | Path], data: str | Path | Config
     sources = [models] if isinstance(models, (str, Path)) else list(models)
     paths = find_models(sources)
     dens = [Denoiser.from_file(p, config=config) for p in paths]
-    _unique_names(dens)
+    unique_names(dens, paths)
     rates = {d.sample_rate for d in dens}
     if len(rates) > 1:
         raise NoiseNilError(f"models work at different rates {sorted(rates)} Hz: compare models "

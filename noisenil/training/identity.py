@@ -33,11 +33,14 @@ def identity_scores(cfg: Config, val_data: Any, *, steps: int | None = None,
         ``{"val_loss": ..., "val_<metric>": ...}``.
     """
     from noisenil.models.compile import METRICS
+    from noisenil.models.heads import feature_scale
     from noisenil.models.losses import get_loss
 
     inputs = keras.Input((None, None, cfg.features.channels))
     model = keras.Model(inputs, keras.layers.Identity()(inputs), name="noisy_input")
-    model.compile(loss=get_loss(cfg.model.loss), metrics=[METRICS[m]() for m in cfg.model.metrics])
+    loss = get_loss(cfg.model.loss, channels=cfg.features.channels,
+                    feature_scale=feature_scale(cfg.features))
+    model.compile(loss=loss, metrics=[METRICS[m]() for m in cfg.model.metrics])
     scores = model.evaluate(val_data, steps=steps, verbose=0, return_dict=True)
     out = {f"val_{k}": float(v) for k, v in scores.items()}
     if clips:

@@ -11,6 +11,7 @@ experiment and fine-tuning from a saved model each apply it with their own rule.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,30 +36,50 @@ def _save_model(model: keras.Model, path: Path) -> None:
 
 
 class RunState(keras.callbacks.Callback):
-    """Saves ``last.keras`` and ``state.json`` after every epoch (in that order), and logs it.
+    """Saves ``last.keras`` and ``state.json`` after every epoch (in that order), logs it, and
+    stops the run once its time budget is spent.
 
     The best value recorded is the best-model checkpoint's own (``checkpoint.best``), so the
-    two can never disagree; place this callback after the checkpoint.
+    two can never disagree; place this callback after the checkpoint. ``state.json`` also keeps
+    ``train_seconds``, the time of the completed epochs (validation included) on the clock of
+    ``train.budget_clock``, summed over every resumption: the budget of ``train.max_minutes``
+    counts it.
 
     Args:
         run_dir: The run folder.
         checkpoint: The best-model checkpoint of the run.
+        spent_s: Seconds the run's earlier invocations spent (``state.json``'s ``train_seconds``).
+        budget_s: Stop after the epoch that reaches this many seconds in total (0: no budget).
+        clock: ``"wall"`` (elapsed time) or ``"cpu"`` (this process's CPU time, every thread:
+            a budget that other jobs on a shared machine do not eat into).
     """
 
-    def __init__(self, run_dir: Path, checkpoint: keras.callbacks.ModelCheckpoint):
+    def __init__(self, run_dir: Path, checkpoint: keras.callbacks.ModelCheckpoint, *,
+                 spent_s: float = 0.0, budget_s: float = 0.0, clock: str = "wall"):
         super().__init__()
         self.run_dir, self.checkpoint = Path(run_dir), checkpoint
+        self.spent_s, self.budget_s = float(spent_s), float(budget_s)
+        self._clock = time.process_time if clock == "cpu" else time.monotonic
+        self._started = self._clock()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = self._clock()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         best = self.checkpoint.best
+        self.spent_s += self._clock() - self._started
         _save_model(self.model, self.run_dir / "last.keras")
         write_json(self.run_dir / STATE_FILE, {
             "epochs_done": epoch + 1, "best": None if best is None else float(best),
-            "monitor": self.checkpoint.monitor})
+            "monitor": self.checkpoint.monitor, "train_seconds": round(self.spent_s, 3)})
         shown = ", ".join(f"{k} {float(v):.4g}" for k, v in logs.items()
                           if isinstance(v, (int, float)) or hasattr(v, "__float__"))
         logger.info("epoch %d: %s", epoch + 1, shown)
+        if self.budget_s and self.spent_s >= self.budget_s:
+            logger.info("train.max_minutes reached: %.1f of %.1f minutes after epoch %d; stopping",
+                        self.spent_s / 60, self.budget_s / 60, epoch + 1)
+            self.model.stop_training = True
 
 
 def read_state(run_dir: Path) -> dict:

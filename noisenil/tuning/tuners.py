@@ -180,7 +180,8 @@ class TrialRecorder:
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
-        prune_checkpoints(Path(self.project_dir), self.cfg.tune.mode)
+        if not self.cfg.tune.keep_trial_weights:
+            prune_checkpoints(Path(self.project_dir), self.cfg.tune.mode)
         if self.after_trial is not None:
             self.after_trial()
 

@@ -25,7 +25,7 @@ import numpy as np
 from noisenil.errors import ConfigError
 from noisenil.models.compile import check_metrics, compile_denoiser
 from noisenil.models.heads import check_head
-from noisenil.models.losses import get_loss
+from noisenil.models.losses import check_loss
 
 
 class DenoiserHyperModel(keras_tuner.HyperModel):
@@ -60,7 +60,7 @@ class DenoiserHyperModel(keras_tuner.HyperModel):
         if channels not in (1, 2):
             raise ConfigError(f"channels={channels!r}: must be 1 (magnitude) or 2 (complex)",
                               key="features.representation")
-        get_loss(loss)  # validate early
+        check_loss(loss)  # validate early
         check_metrics(metrics)
         check_head(head, min_gain_db)
         #: The shared output head's arguments (chosen, never searched).
@@ -155,7 +155,9 @@ class DenoiserHyperModel(keras_tuner.HyperModel):
         """Compile ``model`` with this family's optimizer settings, loss and metrics."""
         beta_1, beta_2 = self.adam_betas
         return compile_denoiser(model, learning_rate=learning_rate, loss=self.loss,
-                                beta_1=beta_1, beta_2=beta_2, metrics=self.metrics)
+                                beta_1=beta_1, beta_2=beta_2, metrics=self.metrics,
+                                channels=self.channels,
+                                feature_scale=self.head["feature_scale"] or None)
 
     def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args, **kwargs):
         """``model.fit``, with the encoder frozen for the first ``freeze_epochs`` epochs.
