@@ -61,6 +61,11 @@ def test_extends_chain_and_save_round_trip(tmp_path):
     ("data.mode=mixing", "data.clean_dir", "required"),
     ("data.trim_silence=yes please", "data.trim_silence", "true or false"),
     ("data.speaker_patterns=['(unclosed']", "data.speaker_patterns[0]", "regular expression"),
+    ("data.clean_dir=3", "data.clean_dir", "must be a string or a list of strings"),
+    ("data.noise_dir=[]", "data.noise_dir", "a folder or a list of folders"),
+    ("data.narrowband_p=2", "data.narrowband_p", "1"),
+    ("train.max_minutes=-1", "train.max_minutes", "minutes"),
+    ("train.budget_clock=gpu", "train.budget_clock", "one of"),
     ("stft.n_fft=255", "stft.n_fft", "even"),
     ("stft.hop_length=500", "stft.hop_length", "n_fft/2"),
     ("features.power=0", "features.power", "(0, 1]"),
@@ -75,6 +80,13 @@ def test_bad_values_name_key_and_value(override, key, fragment):
     assert str(info.value).startswith(key)
     assert fragment in str(info.value)
     assert isinstance(info.value, NoiseNilError)
+
+
+def test_a_list_of_folders_is_for_mixing_only():
+    cfg = load_config(overrides=["data.mode=mixing", "data.clean_dir=[a, b]", "data.noise_dir=n"])
+    assert cfg.data.clean_dir == ["a", "b"] and cfg.data.noise_dir == "n"
+    with pytest.raises(ConfigError, match=r"data.clean_dir=\['a', 'b'\].*one folder in paired"):
+        load_config(overrides=["data.mode=paired", "data.clean_dir=[a, b]", "data.noisy_dir=n"])
 
 
 def test_malformed_override_and_missing_file(tmp_path):

@@ -47,6 +47,30 @@ def test_scan_lists_bad_files_and_goes_on(tmp_path):
     assert scan.seconds == pytest.approx(1.0)
 
 
+def test_several_folders_scan_as_one_with_exclusions_and_pieces_kept_together(tmp_path):
+    """train/speech + dev/speech as one list: names relative to their common parent, an
+    excluded corpus left out, the pieces of one recording in one group (never split)."""
+    from noisenil.config import DataConfig
+
+    write(tmp_path / "train" / "speech" / "emodb" / "03a01Fa.flac")
+    write(tmp_path / "train" / "speech" / "ravdess" / "a01_03-01.flac")
+    write(tmp_path / "train" / "speech" / "long_p1.flac")
+    write(tmp_path / "train" / "speech" / "long_p2.flac")
+    write(tmp_path / "dev" / "speech" / "7_jackson_32.wav")
+    scan = scan_folder([tmp_path / "train" / "speech", tmp_path / "dev" / "speech"],
+                       speaker_patterns=DataConfig().speaker_patterns, exclude=["*/ravdess/*"])
+    assert scan.root == tmp_path
+    assert [f.name for f in scan.files] == ["dev/speech/7_jackson_32.wav",
+                                            "train/speech/emodb/03a01Fa.flac",
+                                            "train/speech/long_p1.flac",
+                                            "train/speech/long_p2.flac"]
+    groups = {f.name.split("/")[-1]: f.group for f in scan.files}
+    assert groups["long_p1.flac"] == groups["long_p2.flac"] == "long"
+    assert groups["7_jackson_32.wav"] == "jackson"
+    with pytest.raises(DatasetError, match=r"data.clean_dir='.*nope': folder not found"):
+        scan_folder([tmp_path / "dev", tmp_path / "nope"], label="data.clean_dir")
+
+
 def test_scan_missing_or_empty_folder(tmp_path):
     with pytest.raises(DatasetError, match=r"data.clean_dir='.*nope': folder not found"):
         scan_folder(tmp_path / "nope", label="data.clean_dir")

@@ -126,3 +126,15 @@ def test_one_trial_random_search_completes_with_val_snr(name, tmp_path):
     trials = list(tuner.oracle.trials.values())
     assert [t.status for t in trials] == ["COMPLETED"]
     assert np.isfinite(trials[0].score)
+
+
+def test_bilinear_upsampling_matches_keras_and_takes_any_size():
+    from noisenil.models.layers import BilinearUpsample2x
+
+    x = batch((2, 5, 7, 3))
+    ref = keras.layers.UpSampling2D(2, interpolation="bilinear")(x)
+    np.testing.assert_allclose(np.asarray(BilinearUpsample2x()(x)), np.asarray(ref), atol=1e-6)
+    inp = keras.Input((None, None, 3))
+    model = keras.Model(inp, BilinearUpsample2x()(inp))
+    for width in (7, 9, 11):  # shapes relaxed to unknown after the second one
+        assert model.predict_on_batch(batch((1, 4, width, 3))).shape == (1, 8, 2 * width, 3)

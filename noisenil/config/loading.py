@@ -65,7 +65,14 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, key)
+        if len(inner) == 1:
+            return _coerce(inner[0], value, key)
+        for alternative in inner:  # e.g. ``str | list[str]``: a folder or a list of folders
+            try:
+                return _coerce(alternative, value, key)
+            except ConfigError:
+                continue
+        fail(key, value, "must be " + " or ".join(_describe(a) for a in inner))
     if origin is Literal:
         return choice(key, value, args)
     if origin is list:
@@ -94,6 +101,14 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
             fail(key, value, "must be a string")
         return value
     raise TypeError(f"unsupported config type {hint!r} for {key}")  # a bug in this module
+
+
+def _describe(hint: Any) -> str:
+    """``str`` -> ``a string``, ``list[str]`` -> ``a list of strings`` (for messages)."""
+    names = {str: "string", int: "integer", float: "number", bool: "true/false", dict: "mapping"}
+    if typing.get_origin(hint) is list:
+        return f"a list of {names.get(typing.get_args(hint)[0], 'values')}s"
+    return f"a {names.get(hint, getattr(hint, '__name__', str(hint)))}"
 
 
 def _check_finite(key: str, value: Any) -> None:

@@ -117,9 +117,13 @@ class DataConfig:
         mode: ``"demo"`` (mixing on the generated demo corpus in ``demo_dir``), ``"mixing"``
             (``clean_dir`` + ``noise_dir`` mixed on the fly) or ``"paired"`` (``clean_dir`` +
             ``noisy_dir`` matched by relative file name).
-        clean_dir: Folder of clean recordings (searched recursively).
+        clean_dir: Folder of clean recordings (searched recursively), or a list of folders
+            (mixing mode), scanned as one.
         noisy_dir: Folder of noisy recordings matching ``clean_dir`` (paired mode).
-        noise_dir: Folder of noise recordings (mixing mode).
+        noise_dir: Folder of noise recordings (mixing mode), or a list of folders.
+        exclude: Glob patterns of file names (relative to the folder, or to the common parent
+            of a list of folders; ``*`` crosses ``/``) left out of every scan, e.g.
+            ``["*/ravdess/*"]``.
         demo_dir: Where the demo corpus is generated (demo mode).
         extensions: File extensions scanned, lower case with the dot.
         val_fraction: Fraction of files (of speakers, when names carry one) held out for
@@ -127,7 +131,9 @@ class DataConfig:
         test_fraction: Fraction held out for testing, never used in training or validation.
         split_seed: Seed of the file-level split.
         speaker_patterns: Regular expressions tried in order on each file's stem; group 1 is the
-            speaker id. Files matching none form a group of their own.
+            speaker id (or the recording: the last default keeps the pieces ``name_p1``,
+            ``name_p2`` of one long recording together). Files matching none form a group of
+            their own.
         snr_db: Mixing SNR range in dB, drawn uniformly in dB (log-uniform in amplitude).
         level_db: Level factor beta range in dB applied to mixture and target alike: around
             the inference reference level with ``normalise_level``, else around the file's own.
@@ -154,9 +160,10 @@ class DataConfig:
     """
 
     mode: Literal["demo", "mixing", "paired"] = "demo"
-    clean_dir: str | None = None
+    clean_dir: str | list[str] | None = None
     noisy_dir: str | None = None
-    noise_dir: str | None = None
+    noise_dir: str | list[str] | None = None
+    exclude: list[str] = field(default_factory=list)
     demo_dir: str = "noisenil_demo"
     extensions: list[str] = field(default_factory=lambda: [".wav", ".flac", ".ogg"])
     val_fraction: float = 0.1
@@ -164,7 +171,7 @@ class DataConfig:
     split_seed: int = 1234
     speaker_patterns: list[str] = field(
         default_factory=lambda: [r"^(p\d+)_\d+", r"^(spk\d+)_", r"^\d+_([A-Za-z]+)_\d+$",
-                                 r"^(\d+)-\d+-\d+$"]
+                                 r"^(\d+)-\d+-\d+$", r"^(.+)_p\d+$"]
     )
     snr_db: list[float] = field(default_factory=lambda: [2.0, 20.0])
     level_db: list[float] = field(default_factory=lambda: [-6.0, 4.0])
@@ -207,6 +214,14 @@ class DataConfig:
             number(f"data.{name}", getattr(self, name), lo=1, integer=True)
         number("data.noise_crossfade_s", self.noise_crossfade_s, lo=0.0, unit=" seconds")
         number("data.trim_top_db", self.trim_top_db, lo=0.0, lo_open=True, unit=" dB")
+        for name in ("clean_dir", "noise_dir"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                if not value or not all(isinstance(v, str) and v for v in value):
+                    fail(f"data.{name}", value, "must be a folder or a list of folders")
+                if self.mode == "paired" and name == "clean_dir":
+                    fail("data.clean_dir", value, "must be one folder in paired mode (its "
+                         "files are matched to data.noisy_dir's by relative name)")
         needs = {"mixing": ("clean_dir", "noise_dir"), "paired": ("clean_dir", "noisy_dir")}
         for name in needs.get(self.mode, ()):
             if not getattr(self, name):

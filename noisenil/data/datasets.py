@@ -133,7 +133,8 @@ def build_datasets(cfg: Config, *, progress: bool = True, warn: bool = True) -> 
                        trim=d.trim_silence, trim_top_db=d.trim_top_db,
                        min_samples=1 if d.pad_short else length)
     fractions = dict(val_fraction=d.val_fraction, test_fraction=d.test_fraction, seed=d.split_seed)
-    scan_kw = dict(extensions=d.extensions, speaker_patterns=d.speaker_patterns)
+    scan_kw = dict(extensions=d.extensions, speaker_patterns=d.speaker_patterns,
+                   exclude=d.exclude)
     clean_scan = scan_folder(dirs["clean_dir"], label="data.clean_dir", **scan_kw)
     bad, unpaired, noise_splits = list(clean_scan.bad), [], {}
     if d.mode == "paired":
@@ -146,7 +147,7 @@ def build_datasets(cfg: Config, *, progress: bool = True, warn: bool = True) -> 
     else:
         items = clean_scan.files
         noise_scan: Scan = scan_folder(dirs["noise_dir"], label="data.noise_dir",
-                                       extensions=d.extensions)
+                                       extensions=d.extensions, exclude=d.exclude)
         bad += noise_scan.bad
         noise_splits = split_by_group(noise_scan.files, **fractions)
     splits = split_by_group(items, **fractions)

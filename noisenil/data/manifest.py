@@ -8,7 +8,9 @@ and goes on.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -69,29 +71,55 @@ def speaker_of(stem: str, patterns: Sequence[str]) -> str | None:
     return None
 
 
-def scan_folder(folder: str | Path, *, extensions: Iterable[str] = (".wav", ".flac", ".ogg"),
-                speaker_patterns: Sequence[str] = (), label: str = "folder") -> Scan:
+def _roots(folder: str | Path | Sequence[str | Path], label: str) -> tuple[list[Path], Path]:
+    """The folders to scan, resolved, and the root that file names are relative to: the folder
+    itself, or the deepest common parent of several (``train/speech/x``, ``dev/speech/y``)."""
+    many = not isinstance(folder, (str, Path))
+    folders = list(folder) if many else [folder]
+    if not folders:
+        raise DatasetError(f"{label}=[]: give at least one folder")
+    roots = []
+    for f in folders:
+        root = Path(f).expanduser().resolve()
+        if not root.is_dir():
+            raise DatasetError(f"{label}={str(f)!r}: folder not found")
+        roots.append(root)
+    if not many:
+        return roots, roots[0]
+    common = Path(os.path.commonpath([str(r) for r in roots]))
+    return roots, common
+
+
+def scan_folder(folder: str | Path | Sequence[str | Path], *,
+                extensions: Iterable[str] = (".wav", ".flac", ".ogg"),
+                speaker_patterns: Sequence[str] = (), exclude: Sequence[str] = (),
+                label: str = "folder") -> Scan:
     """List the audio files under ``folder`` (recursively, sorted) and read their headers.
 
     Args:
-        folder: The folder.
+        folder: The folder, or a list of folders scanned as one (names are then relative to
+            their deepest common parent, e.g. ``train/speech/emodb/03a01Fa.flac``).
         extensions: Extensions to include (case-insensitive).
         speaker_patterns: See :func:`speaker_of`.
+        exclude: Glob patterns (:func:`fnmatch.fnmatch`, ``*`` crosses ``/``) of relative names
+            to leave out, e.g. ``"*/ravdess/*"``.
         label: What to call the folder in messages (e.g. the config key ``data.clean_dir``).
 
     Returns:
         A :class:`Scan`; unreadable and empty files are in ``scan.bad`` with their reason.
 
     Raises:
-        DatasetError: The folder is missing or holds no usable audio file.
+        DatasetError: A folder is missing, or none holds a usable audio file.
     """
-    root = Path(folder).expanduser().resolve()
-    if not root.is_dir():
-        raise DatasetError(f"{label}={str(folder)!r}: folder not found")
+    roots, common = _roots(folder, label)
     exts = {e.lower() for e in extensions}
-    scan = Scan(root)
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in exts):
-        name = path.relative_to(root).as_posix()
+    scan = Scan(common)
+    paths = sorted({p for root in roots for p in root.rglob("*")
+                    if p.is_file() and p.suffix.lower() in exts})
+    for path in paths:
+        name = path.relative_to(common).as_posix()
+        if any(fnmatch.fnmatch(name, pattern) for pattern in exclude):
+            continue
         try:
             info = audio_info(path)
         except AudioError as err:
@@ -102,8 +130,9 @@ def scan_folder(folder: str | Path, *, extensions: Iterable[str] = (".wav", ".fl
     for path, why in scan.bad:
         logger.warning("skipping %s: %s", path, why)
     if not scan.files:
-        raise DatasetError(f"{label}={str(folder)!r}: no usable audio files "
-                           f"(extensions {sorted(exts)}; {len(scan.bad)} bad)")
+        shown = str(folder) if isinstance(folder, (str, Path)) else [str(f) for f in folder]
+        raise DatasetError(f"{label}={shown!r}: no usable audio files (extensions "
+                           f"{sorted(exts)}; {len(scan.bad)} bad)")
     return scan
 
 

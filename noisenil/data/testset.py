@@ -273,7 +273,7 @@ def _from_config(cfg: Config, *, sample_rate: int, snrs: Sequence[float], seed: 
     dirs = resolve_data_dirs(cfg)
     fractions = dict(val_fraction=d.val_fraction, test_fraction=d.test_fraction,
                      seed=d.split_seed)
-    kw = dict(extensions=d.extensions, speaker_patterns=d.speaker_patterns)
+    kw = dict(extensions=d.extensions, speaker_patterns=d.speaker_patterns, exclude=d.exclude)
     clean = scan_folder(dirs["clean_dir"], label="data.clean_dir", **kw)
     if d.mode == "paired":
         pairs, _ = match_pairs(clean, scan_folder(dirs["noisy_dir"], label="data.noisy_dir", **kw))
@@ -281,7 +281,8 @@ def _from_config(cfg: Config, *, sample_rate: int, snrs: Sequence[float], seed: 
         return (paired_examples(test, sample_rate=sample_rate, snr_step=snr_step,
                                 skipped=skipped),
                 f"the {split} split of {dirs['clean_dir']} + {dirs['noisy_dir']} (paired)")
-    noise = scan_folder(dirs["noise_dir"], label="data.noise_dir", extensions=d.extensions)
+    noise = scan_folder(dirs["noise_dir"], label="data.noise_dir", extensions=d.extensions,
+                        exclude=d.exclude)
     test = _first(split_by_group(clean.files, **fractions)[split], max_files)
     test_noise = split_by_group(noise.files, **fractions)[split] or noise.files
     text = "/".join(f"{s:g}" for s in snrs)

@@ -31,7 +31,7 @@ from keras import layers
 
 from noisenil.errors import ConfigError
 from noisenil.models.heads import check_head, output_head
-from noisenil.models.layers import CropToReference, PadToMultiple
+from noisenil.models.layers import BilinearUpsample2x, CropToReference, PadToMultiple
 
 #: keras.applications constructor, skip features (shallow to deep) and bottleneck per backbone.
 #: ``resnet_tiny`` is :func:`build_tiny_resnet` (no keras.applications model): one residual
@@ -163,7 +163,7 @@ def unet_decoder(features: Mapping[str, keras.KerasTensor], *, skips: Sequence[s
                           f"{len(skips)} skips", key="model.hparams.decoder_filters")
     x = features[bottleneck]
     for stage, filters in enumerate(widths):
-        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"dec{stage}_up")(x)
+        x = BilinearUpsample2x(name=f"dec{stage}_up")(x)  # any input size (see the layer)
         skip_index = len(skips) - 1 - stage
         if skip_index >= 0:
             x = layers.Concatenate(name=f"dec{stage}_skip")([x, features[skips[skip_index]]])
