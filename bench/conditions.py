@@ -92,7 +92,8 @@ def main(argv=None) -> int:
     paths = find_models(args.models)
     dens = [Denoiser.from_file(p, config=cfg) for p in paths]
     unique_names(dens, paths)
-    methods = methods_for(zip(dens, paths), args.baselines)
+    baselines = args.baselines if args.baselines in ("all", "none") else args.baselines.split(",")
+    methods = methods_for(zip(dens, paths), baselines)
     test = load_test_set(cfg, sample_rate=dens[0].sample_rate, snrs=args.snr,
                          max_files=args.max_files)
     sets = {"snr": test, "clean": clean_condition(test),

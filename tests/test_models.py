@@ -66,7 +66,8 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(name):
     x = batch((4, 32, 32, 1), seed=1)
     y = x * 0.5  # a learnable mapping (a -20 dB gain on power-law features)
     history = [model.train_on_batch(x, y, return_dict=True) for _ in range(10)]
-    assert history[-1]["loss"] < 0.9 * history[0]["loss"]
+    first, last = history[0]["loss"], history[-1]["loss"]  # spectral_sdr: dB, of either sign
+    assert last < first - 0.05 * abs(first)
     assert history[-1]["snr"] > history[0]["snr"] + 0.5
 
 

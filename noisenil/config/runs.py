@@ -25,10 +25,10 @@ class ModelConfig:
         name: A registered model family: ``unet`` (seed-004 baseline, the fastest on CPU),
             ``dncnn``, ``resnet_unet`` or ``two_stage_unet``. Checked against the registry when a
             model is built (:func:`noisenil.models.hypermodel_from_config`), before any training.
-        loss: ``log_cosh`` (default), ``l1``, ``mse`` (on the features) or ``spectral_sdr``
-            (the waveform-aware option: negative SDR of the linear-amplitude spectrogram,
-            :class:`noisenil.models.losses.SpectralSDR`); the two-stage model sums it over both
-            stages.
+        loss: ``spectral_sdr`` (default: negative SDR of the linear-amplitude spectrogram, the
+            waveform-aware loss, :class:`noisenil.models.losses.SpectralSDR`), or on the
+            features ``log_cosh`` (seed 002), ``l1`` (seed 001) or ``mse``; the two-stage model
+            sums it over both stages.
         hparams: Hyperparameters pinned to a value (e.g. ``{depth: 12}``) and builder options
             (``resnet_unet``: ``backbone``, ``weights``); the others take the family's defaults.
             Used by ``train``; ``tune`` pins per model with ``tune.hparams`` instead.
@@ -43,7 +43,7 @@ class ModelConfig:
     """
 
     name: str = "unet"
-    loss: Literal["log_cosh", "l1", "mse", "spectral_sdr"] = "log_cosh"
+    loss: Literal["log_cosh", "l1", "mse", "spectral_sdr"] = "spectral_sdr"
     hparams: dict = field(default_factory=dict)
     metrics: list[str] = field(default_factory=lambda: ["snr"])
     head: Literal["mask", "residual", "mapping"] = "mask"

@@ -27,11 +27,11 @@ def check_metrics(metrics: Sequence[str]) -> None:
                           f"choose from {sorted(METRICS)}", key="model.metrics")
 
 
-def compile_denoiser(model: keras.Model, *, learning_rate: float = 1e-3, loss: str = "log_cosh",
+def compile_denoiser(model: keras.Model, *, learning_rate: float = 1e-3, loss: str = "spectral_sdr",
                      beta_1: float = 0.9, beta_2: float = 0.999,
                      metrics: Sequence[str] = ("snr",), channels: int = 1,
                      feature_scale: Mapping[str, Any] | None = None) -> keras.Model:
-    """Compile ``model`` with Adam, a named loss and the SNR metric.
+    """Compile ``model`` with Adam, a named loss (default ``spectral_sdr``) and the SNR metric.
 
     Args:
         model: An uncompiled model from a builder.

@@ -1,8 +1,6 @@
 """Training losses, chosen by name from the config (``model.loss``).
 
-- ``log_cosh`` (default, seed 002: less sensitive to outliers than MSE), ``l1`` (seed 001's mean
-  absolute error) and ``mse``: Keras built-ins on the features.
-- ``spectral_sdr``: the waveform-aware option, :class:`SpectralSDR`. The features are expanded
+- ``spectral_sdr`` (default): the waveform-aware loss, :class:`SpectralSDR`. The features are expanded
   back to linear amplitude (the exact inverse of :mod:`noisenil.dsp.features`' compression) and
   the loss is the negative SDR in dB of each patch, ``-10 log10(sum|S|^2 / sum|S - S'|^2)``. On
   the complex representation that *is* the waveform SNR of the patch's signal: a periodic Hann
@@ -11,6 +9,13 @@
   inconsistent estimate. On the magnitude representation (the noisy phase is reused) it is the
   phase-blind version: energy-weighted like SI-SDR, where log-cosh on compressed features weighs
   a bin 100 dB down as much as the loudest.
+- ``log_cosh`` (seed 002: less sensitive to outliers than MSE), ``l1`` (seed 001's mean absolute
+  error) and ``mse``: Keras built-ins on the features.
+
+Why ``spectral_sdr`` is the default: at an equal budget (6 CPU-minutes, the dev test split,
+README Results "Waveform loss") the same U-Net trained with log-cosh loses 4.9 dB SI-SDR on
+input at 20 dB and gives clean input back at 16 dB, where ``spectral_sdr`` gains +2.3 dB and
+gives it back at 29.5 dB; at -5..5 dB the two are within 0.7 dB.
 
 Every loss reloads without ``custom_objects`` (``SpectralSDR`` is registered).
 """

@@ -52,7 +52,7 @@ class DenoiserHyperModel(keras_tuner.HyperModel):
     #: Builder arguments set at construction and never searched, with their defaults.
     options: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, *, channels: int = 1, loss: str = "log_cosh",
+    def __init__(self, *, channels: int = 1, loss: str = "spectral_sdr",
                  metrics: Sequence[str] = ("snr",), space: Mapping[str, Any] | None = None,
                  head: str = "mask", min_gain_db: float = -30.0,
                  feature_scale: Mapping[str, Any] | None = None, **fixed):

@@ -6,8 +6,8 @@ once a dimension is unknown (``Using a symbolic tf.Tensor as a Python bool``). K
 ``predict_on_batch`` relaxes the traced shapes to unknown after the second chunk width it sees,
 so a ResNet U-Net run on spectrograms of several lengths stopped at its first up-sampling.
 :class:`BilinearUpsample2x` computes the same values (half-pixel centres, edges clamped, as
-``tf.image.resize`` and ``jax.image.resize``) with shifts, weighted sums and an interleaving
-reshape, which need no static size.
+``tf.image.resize`` and ``jax.image.resize``) by repetition, edge padding and a three-tap
+filter, which need no static size.
 """
 
 from __future__ import annotations
@@ -20,18 +20,15 @@ def _upsample_axis(x, axis: int):
     """Double ``x`` along ``axis`` (1 or 2 of ``(batch, h, w, c)``) by linear interpolation.
 
     Output sample ``2i`` is ``0.75 x[i] + 0.25 x[i-1]`` and ``2i+1`` is ``0.75 x[i] +
-    0.25 x[i+1]``, the neighbours clamped at the edges: the half-pixel bilinear rule.
+    0.25 x[i+1]``, the neighbours clamped at the edges: the half-pixel bilinear rule. Computed
+    as nearest-neighbour repetition, edge padding by one sample and the filter
+    ``[0.25, 0.5, 0.25]``, with static slices only (so TFLite converts it too).
     """
-    n = ops.shape(x)[axis]
-    prev = ops.concatenate([_slice(x, axis, 0, 1), _slice(x, axis, 0, n - 1)], axis=axis)
-    nxt = ops.concatenate([_slice(x, axis, 1, n), _slice(x, axis, n - 1, n)], axis=axis)
-    even = 0.75 * x + 0.25 * prev
-    odd = 0.75 * x + 0.25 * nxt
-    both = ops.stack([even, odd], axis=axis + 1)  # (..., n, 2, ...) along the axis
-    shape = ops.shape(x)
-    new = [shape[0], shape[1], shape[2], shape[3]]
-    new[axis] = shape[axis] * 2
-    return ops.reshape(both, new)
+    u = ops.repeat(x, 2, axis=axis)
+    first, last = _slice(u, axis, 0, 1), _slice(u, axis, -1, None)
+    u = ops.concatenate([first, u, last], axis=axis)
+    return (0.25 * _slice(u, axis, 0, -2) + 0.5 * _slice(u, axis, 1, -1)
+            + 0.25 * _slice(u, axis, 2, None))
 
 
 def _slice(x, axis: int, start, stop):
