@@ -92,8 +92,7 @@ def main(argv=None) -> int:
     paths = find_models(args.models)
     dens = [Denoiser.from_file(p, config=cfg) for p in paths]
     unique_names(dens, paths)
-    baselines = args.baselines if args.baselines in ("all", "none") else args.baselines.split(",")
-    methods = methods_for(zip(dens, paths), baselines)
+    methods = methods_for(zip(dens, paths), args.baselines)
     test = load_test_set(cfg, sample_rate=dens[0].sample_rate, snrs=args.snr,
                          max_files=args.max_files)
     sets = {"snr": test, "clean": clean_condition(test),

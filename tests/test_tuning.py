@@ -107,7 +107,7 @@ def test_the_default_objective_is_the_waveform_metric(demo_dir, tmp_path):
     fixed validation clips through the inference path, in trials.csv and the best record."""
     cfg = load_config(DEBUG, overrides=[f"data.demo_dir={demo_dir}",
                                         f"tune.results_dir={tmp_path}", "tune.models=[unet]",
-                                        "train.tensorboard=false"])
+                                        "train.tensorboard=false", "tune.keep_trial_weights=true"])
     assert cfg.tune.objective == "val_delta_si_sdr" and cfg.tune.mode == "max"
     res = tune(cfg, progress=False)
     assert list(res.trials.columns[:4]) == ["model", "trial_id", "status", "val_delta_si_sdr"]
@@ -116,6 +116,10 @@ def test_the_default_objective_is_the_waveform_metric(demo_dir, tmp_path):
     assert np.isfinite(scores).all() and res.best["unet"].score == pytest.approx(scores.max())
     # The noisy input's own scores on the same clips: 0 dB improvement by definition.
     assert res.baseline["val_delta_si_sdr"] == 0.0 and np.isfinite(res.baseline["val_si_sdr"])
+    # tune.keep_trial_weights: every trial's weights stay (by default only the best's do).
+    project = res.experiment_dir / "tuner" / "unet"
+    kept = {p.parent.name for p in project.glob("trial_*/checkpoint*")}
+    assert len(res.trials) >= 2 and kept == {f"trial_{t}" for t in res.trials["trial_id"]}
 
 
 def test_load_experiment_gives_back_what_tune_returned(three_model_sweep):

@@ -169,10 +169,6 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _baselines(text: str) -> str | list[str] | None:
-    return text if text in ("all", "none") else [b for b in text.split(",") if b]
-
-
 def _print_table(table, cols) -> None:
     cols = [c for c in cols if c in table.columns]
     print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -182,7 +178,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from noisenil.evaluation.evaluator import evaluate
 
     res = evaluate(args.model, args.test_data, out_dir=args.out, snrs=args.snr, seed=args.seed,
-                   max_files=args.max_files, baselines=_baselines(args.baselines),
+                   max_files=args.max_files, baselines=args.baselines,
                    examples=args.examples, progress=_progress(args))
     _print_table(res.comparison, ("method", "si_sdr", "delta_si_sdr", "pesq", "stoi", "rtf"))
     print(f"results in {res.out_dir}: metrics.csv, summary.csv, comparison.csv, figures/")
@@ -194,7 +190,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     table = compare(args.sources, args.test_data, out_dir=args.out, snrs=args.snr,
                     seed=args.seed, max_files=args.max_files,
-                    baselines=_baselines(args.baselines), examples=args.examples,
+                    baselines=args.baselines, examples=args.examples,
                     progress=_progress(args))
     _print_table(table, ("method", "kind", "si_sdr", "delta_si_sdr", "pesq", "stoi", "rtf"))
     print(f"report: {args.out}/report.html (and report.md, comparison.csv)")

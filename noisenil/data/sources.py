@@ -69,16 +69,17 @@ def _limit_peak(noisy: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, np.nd
     return noisy, clean
 
 
-def normalise_level(noisy: np.ndarray, clean: np.ndarray, sample_rate: int, *,
-                    beta_db: float) -> tuple[np.ndarray, np.ndarray]:
-    """Scale a pair so the noisy segment's active RMS is the inference reference, then by
-    ``beta_db`` dB: the same gain :mod:`noisenil.dsp.levels` gives the inference path.
-
-    A near-silent noisy segment (which inference passes through unchanged) gets ``beta`` only.
+def set_level(noisy: np.ndarray, clean: np.ndarray, sample_rate: int, *, beta_db: float,
+              to_reference: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Scale a pair by ``beta_db`` dB, after (``to_reference``, ``data.normalise_level``) the
+    gain that brings the noisy segment's active RMS to the inference reference: the same gain
+    :mod:`noisenil.dsp.levels` gives the inference path. A near-silent noisy segment (which
+    inference passes through unchanged) gets ``beta`` only; then the peak is limited.
     """
-    g = normalising_gain(active_rms(noisy, sample_rate)) or 1.0
-    g *= 10.0 ** (beta_db / 20.0)
-    return (noisy * g).astype(np.float32), (clean * g).astype(np.float32)
+    g = 10.0 ** (beta_db / 20.0)
+    if to_reference:
+        g *= normalising_gain(active_rms(noisy, sample_rate)) or 1.0
+    return _limit_peak((noisy * g).astype(np.float32), (clean * g).astype(np.float32))
 
 
 def _duration_weights(items: list) -> np.ndarray:
@@ -153,12 +154,9 @@ class MixingSource:
         # A segment in a pause is mixed at the level the file's speech would have.
         p_ref = p_seg if p_seg >= 1e-3 * clean_power else clean_power
         beta_db = draw_db(rng, self.data.level_db)
-        noisy, target = mix(y, n, snr=draw_db(rng, self.data.snr_db),
-                            level_db=0.0 if self.data.normalise_level else beta_db,
-                            clean_power=p_ref)
-        if self.data.normalise_level:
-            noisy, target = normalise_level(noisy, target, self.sr, beta_db=beta_db)
-        noisy, target = _limit_peak(noisy, target)
+        noisy, target = mix(y, n, snr=draw_db(rng, self.data.snr_db), clean_power=p_ref)
+        noisy, target = set_level(noisy, target, self.sr, beta_db=beta_db,
+                                  to_reference=self.data.normalise_level)
         return self._apply("mixture", noisy, rng), target
 
 
@@ -185,8 +183,5 @@ class PairedSource:
         noisy, _ = self.store.get(pair.noisy.path)
         n = min(clean.shape[0], noisy.shape[0])
         both = _crop_or_pad(np.stack([noisy[:n], clean[:n]], axis=-1), self.length, rng)
-        beta_db = draw_db(rng, self.level_db)
-        if self.normalise:
-            return _limit_peak(*normalise_level(both[:, 0], both[:, 1], self.sr, beta_db=beta_db))
-        g = 10.0 ** (beta_db / 20.0)
-        return _limit_peak(both[:, 0] * g, both[:, 1] * g)
+        return set_level(both[:, 0], both[:, 1], self.sr, beta_db=draw_db(rng, self.level_db),
+                         to_reference=self.normalise)

@@ -141,7 +141,8 @@ def compare(models: str | Path | Sequence[str | Path], data: str | Path | Config
         out_dir: Where the report goes.
         config: Configuration for models that carry none (see
             :func:`noisenil.models.saving.model_config`).
-        baselines: ``"all"`` available baselines, a list of names, or ``None``.
+        baselines: ``"all"`` available baselines, a list of names (or a comma list such as
+            ``"wiener,log_mmse"``), or ``None``.
         snrs: Input SNRs in dB for mixed test sets.
         seed: Seed of the mixtures.
         max_files: At most this many clean files.

@@ -66,14 +66,20 @@ def model_method(denoiser: Denoiser, *, source: str | Path | None = None) -> Met
 
 
 def baseline_methods(names: str | Sequence[str] | None) -> list[Method]:
-    """Classical baselines by name; ``"all"`` is every available one, ``None``/``"none"`` none.
+    """Classical baselines by name; ``"all"`` is every available one, ``None``/``"none"`` none;
+    a string is a comma list (``"wiener,log_mmse"``, as ``--baselines`` takes it).
 
     Raises:
         ConfigError: An unknown baseline, naming it and the choices.
     """
     if names is None or names == "none":
         return []
-    chosen = available_baselines() if names == "all" else list(names)
+    if names == "all":
+        chosen = available_baselines()
+    elif isinstance(names, str):
+        chosen = [b for b in names.split(",") if b]
+    else:
+        chosen = list(names)
     out = []
     for name in chosen:
         fn = get_baseline(name)

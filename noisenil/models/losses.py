@@ -68,14 +68,15 @@ class SpectralSDR(keras.losses.Loss):
         self.magnitude_scale = magnitude_scale
         self.power, self.db_floor = float(power), float(db_floor)
         self.floor_db, self.max_db = float(floor_db), float(max_db)
+        #: ``max_db`` on the power-law scale, ``(10^(max_db/20))^p``.
+        self._power_cap = 10.0 ** (self.max_db * self.power / 20.0)
 
     def _linear(self, f):
         """Features ``f`` expanded to linear amplitude ``S/ref``: ``(real, imaginary or None)``."""
         f = ops.cast(f, "float32")
         if self.channels == 2:
-            cap = 10.0 ** (self.max_db * self.power / 20.0)
             re, im = f[..., 0], f[..., 1]
-            size = ops.minimum(ops.sqrt(re * re + im * im + 1e-12), cap)
+            size = ops.minimum(ops.sqrt(re * re + im * im + 1e-12), self._power_cap)
             # c = |S|^p e^{j phi}  ->  S = c |c|^(1/p - 1): both parts scale by |c|^(1/p - 1).
             scale = size ** (1.0 / self.power - 1.0)
             return re * scale, im * scale
@@ -84,8 +85,7 @@ class SpectralSDR(keras.losses.Loss):
             top = 1.0 + self.max_db / -self.db_floor
             db = (ops.minimum(f, top) - 1.0) * -self.db_floor
             return ops.exp(db * (math.log(10.0) / 20.0)), None
-        cap = 10.0 ** (self.max_db * self.power / 20.0)
-        return ops.clip(f, 0.0, cap) ** (1.0 / self.power), None
+        return ops.clip(f, 0.0, self._power_cap) ** (1.0 / self.power), None
 
     def call(self, y_true, y_pred):
         true_re, true_im = self._linear(y_true)

@@ -35,6 +35,11 @@ def _save_model(model: keras.Model, path: Path) -> None:
         model.save(tmp)
 
 
+def budget_spent(spent_s: float, max_minutes: float) -> bool:
+    """Whether ``spent_s`` seconds use up a ``train.max_minutes`` budget (0: no budget)."""
+    return bool(max_minutes) and spent_s >= 60.0 * max_minutes
+
+
 class RunState(keras.callbacks.Callback):
     """Saves ``last.keras`` and ``state.json`` after every epoch (in that order), logs it, and
     stops the run once its time budget is spent.
@@ -49,16 +54,17 @@ class RunState(keras.callbacks.Callback):
         run_dir: The run folder.
         checkpoint: The best-model checkpoint of the run.
         spent_s: Seconds the run's earlier invocations spent (``state.json``'s ``train_seconds``).
-        budget_s: Stop after the epoch that reaches this many seconds in total (0: no budget).
+        max_minutes: Stop after the epoch that reaches this many minutes in total (0: no
+            budget; :func:`budget_spent`).
         clock: ``"wall"`` (elapsed time) or ``"cpu"`` (this process's CPU time, every thread:
             a budget that other jobs on a shared machine do not eat into).
     """
 
     def __init__(self, run_dir: Path, checkpoint: keras.callbacks.ModelCheckpoint, *,
-                 spent_s: float = 0.0, budget_s: float = 0.0, clock: str = "wall"):
+                 spent_s: float = 0.0, max_minutes: float = 0.0, clock: str = "wall"):
         super().__init__()
         self.run_dir, self.checkpoint = Path(run_dir), checkpoint
-        self.spent_s, self.budget_s = float(spent_s), float(budget_s)
+        self.spent_s, self.max_minutes = float(spent_s), float(max_minutes)
         self._clock = time.process_time if clock == "cpu" else time.monotonic
         self._started = self._clock()
 
@@ -76,9 +82,9 @@ class RunState(keras.callbacks.Callback):
         shown = ", ".join(f"{k} {float(v):.4g}" for k, v in logs.items()
                           if isinstance(v, (int, float)) or hasattr(v, "__float__"))
         logger.info("epoch %d: %s", epoch + 1, shown)
-        if self.budget_s and self.spent_s >= self.budget_s:
+        if budget_spent(self.spent_s, self.max_minutes):
             logger.info("train.max_minutes reached: %.1f of %.1f minutes after epoch %d; stopping",
-                        self.spent_s / 60, self.budget_s / 60, epoch + 1)
+                        self.spent_s / 60, self.max_minutes, epoch + 1)
             self.model.stop_training = True
 
 
@@ -188,5 +194,5 @@ def check_same_run(cfg: Config, run_dir: Path) -> None:
             f"another train.run_dir", key="train.run_dir")
 
 
-__all__ = ["STATE_FILE", "WHOLE_SETTINGS", "RunState", "check_same_run", "differing_setting",
-           "read_history", "read_state", "saved_difference", "trim_history", "write_json"]
+__all__ = ["STATE_FILE", "WHOLE_SETTINGS", "RunState", "budget_spent", "check_same_run",
+           "differing_setting", "read_history", "read_state", "saved_difference", "trim_history", "write_json"]

@@ -4,7 +4,7 @@ A run lives in one folder (``train.run_dir``)::
 
     config.yaml     the resolved configuration
     last.keras      the model after the last completed epoch, with its optimizer state
-    state.json      completed epochs, the best monitored value so far, the training wall time
+    state.json      completed epochs, the best monitored value so far, the training time spent
     best.keras      the best model by ``train.monitor`` (``val_snr`` by default)
     history.csv     one row per epoch (appended across resumptions)
     logs/           TensorBoard logs
@@ -46,6 +46,7 @@ from noisenil.training.identity import identity_scores
 from noisenil.training.progress import keras_verbose
 from noisenil.training.runs import (
     RunState,
+    budget_spent,
     check_same_run,
     differing_setting,
     read_history,
@@ -193,7 +194,7 @@ def train(cfg: Config | str | os.PathLike | None, *, overrides: Iterable[str] = 
     done = int(state.get("epochs_done", 0)) if (run_dir / "last.keras").exists() else 0
     trim_history(run_dir / "history.csv", done)  # rows of epochs a kill left unsaved
     spent = float(state.get("train_seconds", 0.0)) if done else 0.0
-    if done >= t.epochs or (t.max_minutes and spent >= 60.0 * t.max_minutes):
+    if done >= t.epochs or budget_spent(spent, t.max_minutes):
         logger.info("%s: %d of %d epochs already done (%.1f minutes)", run_dir, done, t.epochs,
                     spent / 60)
         return _finish(cfg, run_dir, t.monitor, state.get("best"), done, done)
@@ -232,8 +233,8 @@ def train(cfg: Config | str | os.PathLike | None, *, overrides: Iterable[str] = 
                                                   learning_rate=hp.get("learning_rate"),
                                                   best=state.get("best") if done else None)
         checkpoint = next(c for c in callbacks if isinstance(c, keras.callbacks.ModelCheckpoint))
-        callbacks.append(RunState(run_dir, checkpoint, spent_s=spent,
-                                  budget_s=60.0 * t.max_minutes, clock=t.budget_clock))
+        callbacks.append(RunState(run_dir, checkpoint, spent_s=spent, max_minutes=t.max_minutes,
+                                  clock=t.budget_clock))
         hypermodel.fit(hp, model, train_data, validation_data=val_data, callbacks=callbacks,
                        **fit_kwargs)
     state = read_state(run_dir)

@@ -296,8 +296,8 @@ def tune(cfg: Config | str | os.PathLike | None, *, overrides: Iterable[str] = (
                     logger.error("%s: search stopped after %d failed trials in a row: %s", name,
                                  t.max_consecutive_failures, str(err).splitlines()[-1])
             if role != "worker":
-                if not t.keep_trial_weights:
-                    prune_checkpoints(Path(tuner.project_dir), t.mode, final=True)
+                prune_checkpoints(Path(tuner.project_dir), t.mode, final=True,
+                                  keep_all=t.keep_trial_weights)
                 trials = write_trials_csv(root, models, t.objective)
                 found = export_best(cfg, tuner, name, hypermodel, trials, root)
                 if found is not None:

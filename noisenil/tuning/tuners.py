@@ -180,8 +180,8 @@ class TrialRecorder:
 
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
-        if not self.cfg.tune.keep_trial_weights:
-            prune_checkpoints(Path(self.project_dir), self.cfg.tune.mode)
+        prune_checkpoints(Path(self.project_dir), self.cfg.tune.mode,
+                          keep_all=self.cfg.tune.keep_trial_weights)
         if self.after_trial is not None:
             self.after_trial()
 
@@ -245,16 +245,19 @@ def _best_id(trials: list[dict], mode: str) -> str | None:
     return pick(done, key=lambda t: t["score"])["trial_id"]
 
 
-def prune_checkpoints(project: Path, mode: str, *, final: bool = False) -> list[Path]:
+def prune_checkpoints(project: Path, mode: str, *, final: bool = False,
+                      keep_all: bool = False) -> list[Path]:
     """Delete the weights of ended trials that neither resume nor the results need.
 
     Kept: the best completed trial's, trials still running, and, unless ``final`` (the search
     has ended), Hyperband trials of brackets still open, whose weights a later round may
-    continue from.
+    continue from. With ``keep_all`` (``tune.keep_trial_weights``) nothing is deleted.
 
     Returns:
         The files deleted.
     """
+    if keep_all:
+        return []
     trials = _read_trials(project)
     keep = {_best_id(trials, mode)}
     keep |= {t["trial_id"] for t in trials if t.get("status") in ("RUNNING", "IDLE")}
