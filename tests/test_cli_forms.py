@@ -394,3 +394,23 @@ def test_help_has_no_markup_and_describes_every_option():
     for form in ("a shipped model's name (default)", "a .keras file",
                  "a noisenil train run folder", "a tuning experiment folder (its best model)"):
         assert form in text
+
+
+def test_the_folder_check_takes_a_list_of_folders_and_names_the_missing_one(tmp_path):
+    """data.clean_dir / noise_dir may be lists (configs/speech_model.yaml): each is checked."""
+    from noisenil.config import load_config
+    from noisenil.data.layout import check_data_folders
+    from noisenil.errors import DatasetError
+
+    for name in ("a", "b", "n"):
+        (tmp_path / name).mkdir()
+    cfg = load_config("debug.yaml", overrides=[
+        "data.mode=mixing", f"data.clean_dir=[{tmp_path / 'a'}, {tmp_path / 'b'}]",
+        f"data.noise_dir={tmp_path / 'n'}"])
+    check_data_folders(cfg.data)  # no error: every folder exists
+    missing = tmp_path / "gone"
+    cfg = load_config("debug.yaml", overrides=[
+        "data.mode=mixing", f"data.clean_dir=[{tmp_path / 'a'}, {missing}]",
+        f"data.noise_dir={tmp_path / 'n'}"])
+    with pytest.raises(DatasetError, match=r"data\.clean_dir='.*gone': folder not found"):
+        check_data_folders(cfg.data)

@@ -127,13 +127,14 @@ def check_data_folders(data_cfg) -> None:
     """Check that the folders a data section (:class:`~noisenil.config.DataConfig`) reads exist.
 
     Raises:
-        DatasetError: A folder the mode needs is missing, naming its key.
+        DatasetError: A folder the mode needs is missing (any of a list), naming its key.
     """
     needed = {"paired": ("clean_dir", "noisy_dir"), "mixing": ("clean_dir", "noise_dir")}
     for name in needed.get(data_cfg.mode, ()):
-        folder = getattr(data_cfg, name)
-        if folder and not Path(folder).expanduser().is_dir():
-            raise DatasetError(f"data.{name}={folder!r}: folder not found")
+        value = getattr(data_cfg, name)
+        for folder in (value if isinstance(value, (list, tuple)) else [value]):
+            if folder and not Path(folder).expanduser().is_dir():
+                raise DatasetError(f"data.{name}={folder!r}: folder not found")
 
 
 __all__ = ["DataLayout", "KINDS", "check_data_folders", "data_overrides", "find_layout"]
