@@ -109,7 +109,7 @@ def export_model(model: str | Path, out: str | Path | None = None, *,
     model = resolve_model(model)
     if out is None and shipped:  # never into the installed package: the working directory
         out = Path(model.stem + (FORMATS[format] or "_savedmodel"))
-    den = Denoiser.from_file(model, config=config)
+    den = Denoiser.from_file(model, config=config, runtime="keras")  # the network itself, not its ONNX twin
     out = _destination(model, out, format, overwrite)
     check_writable(out.parent, what="out")  # before the conversion
     tmp = out.with_name(f".{out.name}.partial")
