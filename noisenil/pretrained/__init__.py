@@ -1,11 +1,13 @@
 """The pretrained default model shipped with the package (used when no ``--model`` is given).
 
-``default.keras`` is a small U-Net trained on real speech and noise in two stages, ``noisenil
-train --config configs/default_model.yaml`` then ``configs/default_model_finetune.yaml`` (which
-starts from the first's weights with ``train.init_from``); ``MODEL_CARD.md`` beside it records the
-data, the command, the training budget and its held-out evaluation against the classical
-baselines. The file carries its own configuration (STFT, features, patches) inside, like every
-``.keras`` file that ``noisenil train`` writes.
+``default.keras`` is a ResNet-encoder U-Net (``resnet_unet`` on ``resnet_tiny``, mask head) for
+16 kHz speech, the winner of ``noisenil tune --config configs/speech_model.yaml`` trained on with
+``noisenil train --config configs/speech_model_train.yaml`` on ``../shared/audio/train`` + ``dev``
+(without RAVDESS); ``default.onnx`` beside it is its ONNX export, which the default runtime runs
+without TensorFlow. ``MODEL_CARD.md`` records the data folders, the commands, the training budget
+and its held-out evaluation against the classical baselines. The file carries its own
+configuration (STFT, features, patches) inside, like every ``.keras`` file that ``noisenil
+train`` writes.
 """
 
 from __future__ import annotations
