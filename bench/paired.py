@@ -5,10 +5,12 @@ PESQ's babble pair, DeepFilterNet's 48 kHz pair: a ``clean*`` and a ``noisy*`` f
 folder) is denoised at its own rate by each model (through the one inference path,
 :meth:`Denoiser.denoise`) and each baseline, and scored against its clean twin. Prints, per file,
 SI-SDR, PESQ and STOI of the noisy input and each method's gain over it (ΔSI-SDR, ΔPESQ), and
-writes the table to ``--out`` as CSV. PESQ is scored at 16 kHz (both signals resampled).
+writes the table to ``--out`` as CSV. PESQ is wide-band at 16 kHz (other rates resampled by
+:func:`~noisenil.evaluation.perceptual.pesq_score`).
 
 Usage:
     python bench/paired.py MODEL [MODEL ...] [--baselines wiener,log_mmse] [--out paired.csv]
+        [--audio ../shared/audio]
 
 MODEL is any form ``noisenil denoise --model`` takes (``default``, a ``.keras`` file, a run folder).
 """
@@ -23,8 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from noisenil.dsp.audio_io import load_audio, resample
-from noisenil.evaluation.methods import baseline_methods, model_method
+from noisenil.dsp.audio_io import load_audio
+from noisenil.evaluation.methods import NOISY_INPUT, methods_for
 from noisenil.evaluation.quality import audio_scores
 from noisenil.inference.denoiser import Denoiser
 from noisenil.models.locate import find_models
@@ -51,40 +53,32 @@ def main(argv=None) -> int:
     parser.add_argument("models", nargs="+")
     parser.add_argument("--baselines", default="wiener,log_mmse")
     parser.add_argument("--out", default="bench_paired.csv")
+    here = Path(__file__).resolve().parents[1]
+    parser.add_argument("--audio", default=os.environ.get("NOISENIL_AUDIO_DIR",
+                                                          str(here.parent / "shared" / "audio")),
+                        help="the real-audio folder (holding fixtures/paired)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
-    audio = os.environ.get("NOISENIL_AUDIO_DIR") or Path(__file__).resolve().parents[1] / "../shared/audio"
-    root = Path(audio) / "fixtures" / "paired"
+    root = Path(args.audio) / "fixtures" / "paired"
     found = pairs(root)
     if not found:
         print(f"no real pairs under {root}", file=sys.stderr)
         return 2
-    methods = []
-    for form in args.models:
-        for path in find_models(form):
-            methods.append(model_method(Denoiser.from_file(path), source=path))
-    methods += baseline_methods(args.baselines)
+    # The noisy input first (its scores are what the gains are over), then models, baselines.
+    methods = methods_for([(Denoiser.from_file(path), path) for form in args.models
+                           for path in find_models(form)], args.baselines)
     rows = []
     for name, clean_path, noisy_path in found:
         clean, sr = load_audio(clean_path)
         noisy, _ = load_audio(noisy_path, sample_rate=sr)
         n = min(clean.size, noisy.size)
         clean, noisy = clean[:n], noisy[:n]
-
-        def score(est):
-            full = audio_scores(clean, est, sample_rate=sr, metrics=["si_sdr", "stoi"])
-            at16 = (clean, est) if sr == 16000 else (resample(clean, sr, 16000),
-                                                    resample(est, sr, 16000))
-            full["pesq"] = audio_scores(*at16, sample_rate=16000, metrics=["pesq"])["pesq"]
-            return full
-
-        base = score(noisy)
-        rows.append({"pair": name, "sample_rate": sr, "seconds": n / sr, "method": "noisy",
-                     **base, "delta_si_sdr": 0.0, "delta_pesq": 0.0})
-        for m in methods:
-            est = m.fn(noisy, sr)[:n]
-            s = score(est)
+        base = None
+        for m in methods:  # PESQ resamples other rates to 16 kHz wide-band itself
+            s = audio_scores(clean, m.fn(noisy, sr)[:n], sample_rate=sr,
+                             metrics=["si_sdr", "pesq", "stoi"])
+            base = base or s
             rows.append({"pair": name, "sample_rate": sr, "seconds": n / sr, "method": m.name,
                          **s, "delta_si_sdr": s["si_sdr"] - base["si_sdr"],
                          "delta_pesq": s["pesq"] - base["pesq"]})
@@ -95,7 +89,7 @@ def main(argv=None) -> int:
         print(f"\n{column} (noisy: {'SI-SDR/PESQ of the input' if column != 'stoi' else 'STOI'})")
         table = frame.pivot(index="pair", columns="method", values=column)
         print(table[list(dict.fromkeys(frame["method"]))].round(3).to_string())
-    noisy = frame[frame.method == "noisy"].set_index("pair")
+    noisy = frame[frame.method == NOISY_INPUT].set_index("pair")
     print("\nnoisy input: " + ", ".join(f"{p} SI-SDR {r.si_sdr:.2f} dB PESQ {r.pesq:.2f}"
                                         for p, r in noisy.iterrows()))
     return 0

@@ -210,7 +210,8 @@ def test_an_input_folder_that_is_the_output_folder_is_refused_for_that_reason(tm
 
 def test_the_pretrained_default_model_ships_small_with_its_config_and_reduces_noise(tmp_path):
     """``--model`` omitted: the packaged model loads with its embedded configuration, is a few
-    MB (at most 10), and raises the SNR of a noisy tone (its held-out speech results are in its model card)."""
+    MB (at most 10), and raises the SNR of a noisy tone (its held-out speech results are in its
+    model card)."""
     from noisenil.pretrained import default_model_path, model_card_path
 
     path = default_model_path()

@@ -109,7 +109,8 @@ def export_model(model: str | Path, out: str | Path | None = None, *,
     model = resolve_model(model)
     if out is None and shipped:  # never into the installed package: the working directory
         out = Path(model.stem + (FORMATS[format] or "_savedmodel"))
-    den = Denoiser.from_file(model, config=config, runtime="keras")  # the network itself, not its ONNX twin
+    # The Keras network itself: a shipped model's ONNX twin (runtime "auto") cannot be exported.
+    den = Denoiser.from_file(model, config=config, runtime="keras")
     out = _destination(model, out, format, overwrite)
     check_writable(out.parent, what="out")  # before the conversion
     tmp = out.with_name(f".{out.name}.partial")
