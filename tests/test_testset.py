@@ -70,6 +70,26 @@ def test_a_config_gives_its_held_out_test_split(demo_dir):
     assert not train_names & {e.name.split("@")[0] for e in ts.examples}
 
 
+
+def test_augment_test_noise_degrades_each_noise_reproducibly_at_the_same_snr(demo_dir):
+    base = [f"data.demo_dir={demo_dir}", "data.test_fraction=0.2"]
+    plain = load_test_set(load_config(overrides=base), snrs=(10.0,))
+    clicks = base + ["data.augment_test_noise=true",
+                     "augment.noise={clicks: {p: 1.0, rate_hz: [20.0, 40.0]}}"]
+    a, b = (load_test_set(load_config(overrides=clicks), snrs=(10.0,)) for _ in range(2))
+    assert "augment.noise applied" in a.description
+    assert "augment.noise applied" not in plain.description
+    assert [e.name for e in a.examples] == [e.name for e in plain.examples]
+    for x, y, p in zip(a.examples, b.examples, plain.examples):
+        np.testing.assert_array_equal(x.noisy, y.noisy)  # the same set on every run
+        # The same clean file (both peak-limited, so equal up to one gain).
+        np.testing.assert_allclose(x.clean / np.max(np.abs(x.clean)),
+                                   p.clean / np.max(np.abs(p.clean)), atol=1e-6)
+        assert x.input_snr == pytest.approx(10.0, abs=0.01)
+        # The noise itself changed (clicks added before mixing): not one gain of the plain noise.
+        n_aug, n_plain = x.noisy - x.clean, p.noisy - p.clean
+        assert abs(np.corrcoef(n_aug, n_plain)[0, 1]) < 0.99
+
 def test_bad_sources_are_refused_naming_what_is_wrong(demo_dir, tmp_path):
     with pytest.raises(DatasetError, match=r"data='.*nowhere': no such folder"):
         load_test_set(tmp_path / "nowhere")

@@ -152,6 +152,11 @@ class DataConfig:
         train_patches: Patches per training epoch (steps = ceil(train_patches / batch_size)).
         val_patches: Patches in the (fixed) validation set.
         augment_validation: Apply the augmentations to validation examples too.
+        augment_test_noise: Apply the ``augment.noise`` group to the noise of every waveform
+            validation clip and test-split example (seeded by the example, so the set is the
+            same on every run), for models whose noise is mostly synthetic (the music model's
+            historical-disc degradations); off by default: those sets mix the recorded noises
+            as they are.
         seed: Seed of the example draws (each batch's generator is derived from it, the epoch
             and the batch index, so results do not depend on worker scheduling).
         workers: Parallel workers of the Keras ``PyDataset`` (1 = in the training process).
@@ -186,6 +191,7 @@ class DataConfig:
     train_patches: int = 4096
     val_patches: int = 512
     augment_validation: bool = False
+    augment_test_noise: bool = False
     seed: int = 0
     workers: int = 1
     use_multiprocessing: bool = False

@@ -23,7 +23,7 @@ input SNR rounded to the nearest multiple of ``snr_step`` dB.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,7 +116,8 @@ def _limit(noisy: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def mixed_examples(clean: Sequence[AudioFile], noises: Sequence[AudioFile], *, sample_rate: int,
                    snrs: Sequence[float] = DEFAULT_SNRS, seed: int = 0,
-                   skipped: list | None = None) -> list[TestExample]:
+                   skipped: list | None = None,
+                   noise_augment: Callable | None = None) -> list[TestExample]:
     """Mix every clean file with one noise per SNR, reproducibly.
 
     The noise file and the offset into it are drawn from ``(seed, clean index, SNR index)``
@@ -129,6 +130,9 @@ def mixed_examples(clean: Sequence[AudioFile], noises: Sequence[AudioFile], *, s
         snrs: Input SNRs in dB.
         seed: Seed of the noise draws.
         skipped: List that receives ``(file, reason)`` for unusable files.
+        noise_augment: ``f(noise, sample_rate, rng) -> noise`` applied to each example's
+            looped noise with that example's generator (an
+            :class:`~noisenil.data.augmenter.Augmenter` of the noise group), or ``None``.
 
     Returns:
         ``len(clean) * len(snrs)`` examples (fewer if files are unusable), clean-file-major.
@@ -148,6 +152,8 @@ def mixed_examples(clean: Sequence[AudioFile], noises: Sequence[AudioFile], *, s
             noise_name, noise = noise_audio[int(rng.integers(len(noise_audio)))]
             n = loop_to_length(noise, x.shape[0], crossfade=int(0.5 * sample_rate),
                                offset=int(rng.integers(max(noise.shape[0], 1))))
+            if noise_augment is not None:
+                n = noise_augment(n, sample_rate, rng)
             try:
                 noisy, target = mix(x, n, snr=float(snr))
             except AudioError as err:  # a silent noise segment
@@ -286,7 +292,13 @@ def _from_config(cfg: Config, *, sample_rate: int, snrs: Sequence[float], seed: 
     test = _first(split_by_group(clean.files, **fractions)[split], max_files)
     test_noise = split_by_group(noise.files, **fractions)[split] or noise.files
     text = "/".join(f"{s:g}" for s in snrs)
+    augment = None
+    if d.augment_test_noise:
+        from noisenil.data.augmenter import Augmenter
+
+        augment = Augmenter("noise", cfg.augment.noise)
     return (mixed_examples(test, test_noise, sample_rate=sample_rate, snrs=snrs, seed=seed,
-                           skipped=skipped),
+                           skipped=skipped, noise_augment=augment),
             f"the {split} split ({len(test)} files) of {dirs['clean_dir']} mixed with "
-            f"{len(test_noise)} {split} noises of {dirs['noise_dir']} at {text} dB (seed {seed})")
+            f"{len(test_noise)} {split} noises of {dirs['noise_dir']}"
+            f"{' (augment.noise applied)' if augment else ''} at {text} dB (seed {seed})")
