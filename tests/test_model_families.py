@@ -50,6 +50,14 @@ def test_two_stage_stage1_is_input_plus_predicted_residual():
     x = batch((1, 37, 53, 1), seed=3)  # padded inside to 40x56
     f, padded, stage1 = (numpy(t) for t in probe(x))
     np.testing.assert_array_equal(padded[:, :37, :53], x)
+    # A fresh stage 1 returns its input exactly (the noise convolution starts at zero) ...
+    np.testing.assert_array_equal(numpy(sam.predict_noise(f)), 0.0)
+    np.testing.assert_array_equal(stage1, padded)
+    # ... and once it has weights, stage 1 = input + its noise estimate.
+    kernel, bias = sam.noise_conv.get_weights()
+    rng = np.random.default_rng(0)
+    sam.noise_conv.set_weights([rng.normal(0, 0.1, kernel.shape).astype("float32"), bias])
+    f, padded, stage1 = (numpy(t) for t in probe(x))
     noise = numpy(sam.predict_noise(f))
     assert np.abs(noise).max() > 1e-3  # a real prediction, not zeros
     np.testing.assert_allclose(stage1, padded + noise, atol=1e-5)

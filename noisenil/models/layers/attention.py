@@ -37,7 +37,11 @@ class SupervisedAttention(keras.layers.Layer):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.channels = int(channels)
-        self.noise_conv = layers.Conv2D(self.channels, 3, padding="same", name="noise")
+        # Zero-initialised: a fresh stage 1 returns its input exactly (stage 1 = input + noise
+        # estimate), so the stage-1 loss starts at the identity's and learns from there; a
+        # random start adds noise the network must first learn to take back out.
+        self.noise_conv = layers.Conv2D(self.channels, 3, padding="same",
+                                        kernel_initializer="zeros", name="noise")
         self.feature_conv = layers.Conv2D(self.filters, 3, padding="same", name="features")
         self.mask_conv = layers.Conv2D(self.filters, 1, activation="sigmoid", name="mask")
 
