@@ -396,6 +396,26 @@ def test_help_has_no_markup_and_describes_every_option():
         assert form in text
 
 
+def test_denoise_help_lists_the_shipped_models_and_an_unknown_name_lists_the_choices(tmp_path,
+                                                                                     capsys):
+    import numpy as np
+    import soundfile as sf
+
+    from noisenil.pretrained import shipped_models
+
+    names = ", ".join(shipped_models())
+    text = " ".join(_subparsers(build_parser())["denoise"].format_help().split())
+    assert "--model M" in text and f"a shipped model's name ({names})" in text
+    assert "default" in shipped_models()
+    assert all(p.is_file() for p in shipped_models().values())
+    wav = tmp_path / "in.wav"
+    sf.write(wav, np.zeros(1600, np.float32), 16000)
+    assert main(["-q", "denoise", str(wav), "-o", str(tmp_path / "out"), "--model", "musik"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ("model='musik': no such file or folder (nor a shipped model's "
+                              f"name: {names})") in err[0]
+
+
 def test_the_folder_check_takes_a_list_of_folders_and_names_the_missing_one(tmp_path):
     """data.clean_dir / noise_dir may be lists (configs/speech_model.yaml): each is checked."""
     from noisenil.config import load_config

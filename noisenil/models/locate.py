@@ -20,12 +20,14 @@ from pathlib import Path
 
 from noisenil.config import load_config
 from noisenil.errors import NoiseNilError
+from noisenil.pretrained import SHIPPED_MODELS
 
 #: The model file of a ``noisenil train`` run folder, and of each family of a tuning experiment.
 RUN_MODEL, BEST_MODEL = "model.keras", "best.keras"
 #: What ``--model`` accepts, for help texts and error messages.
-MODEL_FORMS = ("a shipped model's name (default), a .keras file, a noisenil train run folder "
-               "(its model.keras) or a tuning experiment folder (its best model)")
+MODEL_FORMS = (f"a shipped model's name ({', '.join(SHIPPED_MODELS)}), a .keras file, a noisenil "
+               "train run folder (its model.keras) or a tuning experiment folder (its best "
+               "model)")
 
 
 def _folder_model(folder: Path) -> Path | None:
@@ -51,6 +53,10 @@ def model_files(source: str | os.PathLike, *, key: str = "model") -> list[Path]:
 
     shipped = shipped_models()
     if str(source) in shipped:
+        if not shipped[str(source)].is_file():
+            raise NoiseNilError(f"{key}={str(source)!r}: the shipped model "
+                                f"{shipped[str(source)]} is missing from this installation; "
+                                f"reinstall noisenil")
         return [shipped[str(source)]]
     path = Path(source).expanduser()
     if path.is_file():

@@ -1,4 +1,5 @@
-"""The pretrained default model shipped with the package (used when no ``--model`` is given).
+"""The pretrained models shipped with the package, by name (:data:`SHIPPED_MODELS`): ``default``,
+the speech model used when no ``--model`` is given.
 
 ``default.keras`` is a ResNet-encoder U-Net (``resnet_unet`` on ``resnet_tiny``, mask head) for
 16 kHz speech, the winner of ``noisenil tune --config configs/speech_model.yaml`` trained on with
@@ -8,6 +9,7 @@ without TensorFlow. ``MODEL_CARD.md`` records the data folders, the commands, th
 and its held-out evaluation against the classical baselines. The file carries its own
 configuration (STFT, features, patches) inside, like every ``.keras`` file that ``noisenil
 train`` writes.
+
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ _HERE = Path(__file__).resolve().parent
 
 #: File name of the default model inside this folder.
 DEFAULT_MODEL = "default.keras"
+#: The shipped models: the name ``--model`` accepts -> file name inside this folder. A new model
+#: (the planned ``music`` restoration model, ``configs/music_model.yaml``) is one entry here plus
+#: its file, ONNX export and ``<NAME>_MODEL_CARD.md``; help texts and errors list the names.
+SHIPPED_MODELS = {"default": DEFAULT_MODEL}
 
 
 def default_model_path() -> Path:
@@ -35,11 +41,13 @@ def default_model_path() -> Path:
     return path
 
 
-def model_card_path() -> Path:
-    """Path of the default model's model card (Markdown)."""
-    return _HERE / "MODEL_CARD.md"
+def model_card_path(name: str = "default") -> Path:
+    """Path of a shipped model's model card (Markdown): ``MODEL_CARD.md`` for the default
+    model, ``<NAME>_MODEL_CARD.md`` for the others."""
+    return _HERE / ("MODEL_CARD.md" if name == "default" else f"{name.upper()}_MODEL_CARD.md")
 
 
 def shipped_models() -> dict[str, Path]:
-    """The models shipped with the package, by the name ``--model`` accepts."""
-    return {"default": _HERE / DEFAULT_MODEL}
+    """The models shipped with the package, by the name ``--model`` accepts (the files may be
+    missing from a broken installation: :func:`noisenil.models.locate.model_files` says so)."""
+    return {name: _HERE / file for name, file in SHIPPED_MODELS.items()}
