@@ -14,9 +14,13 @@ Prints one table per metric (mean over the files; ΔSI-SDR for the noisy conditi
 SI-SDR for ``clean``; PESQ and STOI of the outputs) and writes ``<out>/<condition>/`` with the
 ``metrics.csv``/``summary.csv``/``comparison.csv`` of ``noisenil compare``.
 
+With ``--by-root`` the tables are printed once per top folder of the examples' names as well
+(``train/`` and ``dev/`` for a config that draws on both of ``../shared/audio``'s corpora).
+
 Usage:
     python bench/conditions.py MODEL [MODEL ...] --config configs/bakeoff.yaml [--max-files 30]
         [--snr -5 0 5 10 15 20] [--narrowband-snr 0 10] [--baselines wiener,log_mmse]
+        [--metrics si_sdr,pesq,stoi] [--conditions snr,clean,narrowband] [--by-root]
         [--out bench_conditions]
 """
 
@@ -36,7 +40,7 @@ from noisenil.data.testset import TestSet, load_test_set
 from noisenil.dsp.audio_io import resample
 from noisenil.evaluation.comparison import unique_names
 from noisenil.evaluation.methods import methods_for
-from noisenil.evaluation.scoring import run_methods
+from noisenil.evaluation.scoring import run_methods, summarize
 from noisenil.inference.denoiser import Denoiser
 from noisenil.models.locate import find_models
 
@@ -85,12 +89,16 @@ def main(argv=None) -> int:
     parser.add_argument("--narrowband-snr", type=float, nargs="+", default=[0, 10])
     parser.add_argument("--baselines", default="wiener,log_mmse")
     parser.add_argument("--conditions", default="snr,clean,narrowband")
+    parser.add_argument("--metrics", default="si_sdr,pesq,stoi",
+                        help="comma list (PESQ and STOI are speech measures: drop them for music)")
+    parser.add_argument("--by-root", action="store_true",
+                        help="also print the tables per top folder of the file names (train/, dev/)")
     parser.add_argument("--out", default="bench_conditions")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     cfg = load_config(args.config)
     paths = find_models(args.models)
-    dens = [Denoiser.from_file(p, config=cfg) for p in paths]
+    dens = [Denoiser.from_file(p) for p in paths]  # each with its own (embedded) config
     unique_names(dens, paths)
     methods = methods_for(zip(dens, paths), args.baselines)
     test = load_test_set(cfg, sample_rate=dens[0].sample_rate, snrs=args.snr,
@@ -101,15 +109,21 @@ def main(argv=None) -> int:
     for name in args.conditions.split(","):
         cond = sets[name]
         res = run_methods(cond, methods, Path(args.out) / name, features=dens[0].features,
-                          metrics=["si_sdr", "pesq", "stoi"], examples=0, progress=False)
+                          metrics=args.metrics.split(","), examples=0, progress=False)
         print(f"\n## {name}: {cond.description}; {len(cond)} examples")
-        if name == "clean":
-            print("SI-SDR of the output against the clean input (dB)")
-            print(table(res.summary, "si_sdr").round(2).to_string())
-        else:
-            for column in ("delta_si_sdr", "pesq", "stoi"):
-                print(f"\n{column} (mean)")
-                print(table(res.summary, column).round(3 if column == "stoi" else 2).to_string())
+        parts = {"": res.summary}
+        if args.by_root:
+            root = res.scores.metrics["file"].str.split("/").str[0]
+            parts.update({f" [{r}/: {int((root == r).sum() / len(methods))} examples]":
+                          summarize(res.scores.metrics[root == r]) for r in sorted(set(root))})
+        for label, summary in parts.items():
+            if name == "clean":
+                print(f"\nSI-SDR of the output against the clean input (dB){label}")
+                print(table(summary, "si_sdr").round(2).to_string())
+                continue
+            for column in ("delta_si_sdr", *(m for m in ("pesq", "stoi") if m in args.metrics)):
+                print(f"\n{column} (mean){label}")
+                print(table(summary, column).round(3 if column == "stoi" else 2).to_string())
         speed = res.comparison.set_index("method")["rtf"]
         print("\nreal-time factor (processing s / audio s): "
               + ", ".join(f"{m} {v:.4f}" for m, v in speed.items() if np.isfinite(v)))

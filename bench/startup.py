@@ -1,11 +1,12 @@
 """Whole-process speed of ``noisenil denoise``: wall time and peak RSS, start-up included.
 
-Writes a 4-second and a 10-minute 16 kHz noise-like file, then runs ``noisenil -q denoise`` on
+Writes a 4-second and a 10-minute noise-like file (16 kHz, or ``--sample-rate``), then runs ``noisenil -q denoise`` on
 each as a fresh process, ``--repeats`` times per runtime, alternating runtimes so that both see
 the same machine load, and prints the medians (and ranges). The 4-second file measures start-up
 (imports, model load, first call); the 10-minute one throughput (x real time).
 
     python bench/startup.py --repeats 3                 # shipped model: onnx vs keras runtime
+    python bench/startup.py --model music --sample-rate 44100 --runtimes auto   # a record rip
     python -X importtime -c "from noisenil.cli import main; main(['-q', 'denoise', 'in.wav', '-o', 'out'])"
 """
 
@@ -25,7 +26,6 @@ import numpy as np
 import soundfile as sf
 
 LENGTHS = {"4 s": 4.0, "10 min": 600.0}
-SR = 16000
 
 
 def _run(args: list[str]) -> tuple[float, float]:
@@ -48,17 +48,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runtimes", nargs="+", default=["auto", "keras"],
                         help="values of noisenil denoise --runtime to compare")
     parser.add_argument("--model", default=None, help="model (default: the shipped default)")
+    parser.add_argument("--sample-rate", type=int, default=16000,
+                        help="rate of the test files in Hz (the model resamples to its own)")
     args = parser.parse_args(argv)
     exe = shutil.which("noisenil") or f"{sys.executable} -m noisenil.cli"
     tmp = Path(tempfile.mkdtemp(prefix="noisenil_startup_"))
     rng = np.random.default_rng(0)
-    print(f"noisenil denoise, whole process, {os.cpu_count()} CPUs, median of {args.repeats}")
+    print(f"noisenil denoise --model {args.model or 'default'}, whole process, "
+          f"{args.sample_rate} Hz files, {os.cpu_count()} CPUs, median of {args.repeats}")
     print(f"{'file':>7} {'runtime':>8} {'wall s':>8} {'range':>13} {'x real time':>12} "
           f"{'peak RSS MiB':>13}")
     try:
         for label, seconds in LENGTHS.items():
             path = tmp / f"in_{int(seconds)}.wav"
-            sf.write(path, (0.05 * rng.standard_normal(int(seconds * SR))).astype(np.float32), SR)
+            sf.write(path, (0.05 * rng.standard_normal(int(seconds * args.sample_rate)))
+                     .astype(np.float32), args.sample_rate)
             runs: dict[str, list[tuple[float, float]]] = {r: [] for r in args.runtimes}
             for _ in range(args.repeats):
                 for runtime in args.runtimes:
