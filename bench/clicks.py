@@ -1,4 +1,4 @@
-"""How much of a record's clicks a model removes: click energy at the click positions, before and after.
+"""How much of a record's clicks a model removes: the click energy at the click positions.
 
 Every clean file of a config's held-out **test** split (its first ``--seconds``) gets synthetic
 clicks from the project's own degradation (:func:`noisenil.data.augment.clicks`, drawn with the
@@ -16,7 +16,8 @@ Usage:
     python bench/clicks.py MODEL [MODEL ...] --config configs/music_model.yaml
         [--baselines wiener] [--max-files 17] [--seconds 10] [--out bench_clicks.csv]
 
-MODEL is any form ``noisenil denoise --model`` takes (``music``, a ``.keras`` file, a run folder).
+MODEL is any form ``noisenil denoise --model`` takes (a ``.keras`` file, a run folder such as
+``runs/music_model``, a shipped model's name).
 """
 
 from __future__ import annotations

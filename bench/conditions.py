@@ -92,11 +92,12 @@ def main(argv=None) -> int:
     parser.add_argument("--metrics", default="si_sdr,pesq,stoi",
                         help="comma list (PESQ and STOI are speech measures: drop them for music)")
     parser.add_argument("--by-root", action="store_true",
-                        help="also print the tables per top folder of the file names (train/, dev/)")
+                        help="also print the tables per top folder of the names (train/, dev/)")
     parser.add_argument("--out", default="bench_conditions")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     cfg = load_config(args.config)
+    metrics = args.metrics.split(",")
     paths = find_models(args.models)
     dens = [Denoiser.from_file(p) for p in paths]  # each with its own (embedded) config
     unique_names(dens, paths)
@@ -109,7 +110,7 @@ def main(argv=None) -> int:
     for name in args.conditions.split(","):
         cond = sets[name]
         res = run_methods(cond, methods, Path(args.out) / name, features=dens[0].features,
-                          metrics=args.metrics.split(","), examples=0, progress=False)
+                          metrics=metrics, examples=0, progress=False)
         print(f"\n## {name}: {cond.description}; {len(cond)} examples")
         parts = {"": res.summary}
         if args.by_root:
@@ -121,7 +122,7 @@ def main(argv=None) -> int:
                 print(f"\nSI-SDR of the output against the clean input (dB){label}")
                 print(table(summary, "si_sdr").round(2).to_string())
                 continue
-            for column in ("delta_si_sdr", *(m for m in ("pesq", "stoi") if m in args.metrics)):
+            for column in ("delta_si_sdr", *(m for m in ("pesq", "stoi") if m in metrics)):
                 print(f"\n{column} (mean){label}")
                 print(table(summary, column).round(3 if column == "stoi" else 2).to_string())
         speed = res.comparison.set_index("method")["rtf"]

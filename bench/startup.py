@@ -1,12 +1,13 @@
 """Whole-process speed of ``noisenil denoise``: wall time and peak RSS, start-up included.
 
-Writes a 4-second and a 10-minute noise-like file (16 kHz, or ``--sample-rate``), then runs ``noisenil -q denoise`` on
-each as a fresh process, ``--repeats`` times per runtime, alternating runtimes so that both see
-the same machine load, and prints the medians (and ranges). The 4-second file measures start-up
-(imports, model load, first call); the 10-minute one throughput (x real time).
+Writes a 4-second and a 10-minute noise-like file (16 kHz, or ``--sample-rate``), then runs
+``noisenil -q denoise`` on each as a fresh process, ``--repeats`` times per runtime, alternating
+runtimes so that both see the same machine load, and prints the medians (and ranges). The
+4-second file measures start-up (imports, model load, first call); the 10-minute one throughput
+(x real time).
 
     python bench/startup.py --repeats 3                 # shipped model: onnx vs keras runtime
-    python bench/startup.py --model music --sample-rate 44100 --runtimes auto   # a record rip
+    python bench/startup.py --model runs/music_model --sample-rate 44100 --runtimes keras
     python -X importtime -c "from noisenil.cli import main; main(['-q', 'denoise', 'in.wav', '-o', 'out'])"
 """
 

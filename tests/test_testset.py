@@ -70,7 +70,6 @@ def test_a_config_gives_its_held_out_test_split(demo_dir):
     assert not train_names & {e.name.split("@")[0] for e in ts.examples}
 
 
-
 def test_augment_test_noise_degrades_each_noise_reproducibly_at_the_same_snr(demo_dir):
     base = [f"data.demo_dir={demo_dir}", "data.test_fraction=0.2"]
     plain = load_test_set(load_config(overrides=base), snrs=(10.0,))
@@ -89,6 +88,7 @@ def test_augment_test_noise_degrades_each_noise_reproducibly_at_the_same_snr(dem
         # The noise itself changed (clicks added before mixing): not one gain of the plain noise.
         n_aug, n_plain = x.noisy - x.clean, p.noisy - p.clean
         assert abs(np.corrcoef(n_aug, n_plain)[0, 1]) < 0.99
+
 
 def test_bad_sources_are_refused_naming_what_is_wrong(demo_dir, tmp_path):
     with pytest.raises(DatasetError, match=r"data='.*nowhere': no such folder"):

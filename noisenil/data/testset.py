@@ -32,6 +32,7 @@ import numpy as np
 from noisenil.dsp.audio_io import load_audio
 from noisenil.config import Config
 from noisenil.errors import AudioError, ConfigError, DatasetError
+from noisenil.data.augmenter import Augmenter
 from noisenil.data.layout import find_layout
 from noisenil.data.manifest import AudioFile, match_pairs, scan_folder, split_by_group
 from noisenil.data.mixing import loop_to_length, mix, snr_db
@@ -292,11 +293,7 @@ def _from_config(cfg: Config, *, sample_rate: int, snrs: Sequence[float], seed: 
     test = _first(split_by_group(clean.files, **fractions)[split], max_files)
     test_noise = split_by_group(noise.files, **fractions)[split] or noise.files
     text = "/".join(f"{s:g}" for s in snrs)
-    augment = None
-    if d.augment_test_noise:
-        from noisenil.data.augmenter import Augmenter
-
-        augment = Augmenter("noise", cfg.augment.noise)
+    augment = Augmenter("noise", cfg.augment.noise) if d.augment_test_noise else None
     return (mixed_examples(test, test_noise, sample_rate=sample_rate, snrs=snrs, seed=seed,
                            skipped=skipped, noise_augment=augment),
             f"the {split} split ({len(test)} files) of {dirs['clean_dir']} mixed with "

@@ -9,7 +9,6 @@ without TensorFlow. ``MODEL_CARD.md`` records the data folders, the commands, th
 and its held-out evaluation against the classical baselines. The file carries its own
 configuration (STFT, features, patches) inside, like every ``.keras`` file that ``noisenil
 train`` writes.
-
 """
 
 from __future__ import annotations
@@ -23,8 +22,8 @@ _HERE = Path(__file__).resolve().parent
 #: File name of the default model inside this folder.
 DEFAULT_MODEL = "default.keras"
 #: The shipped models: the name ``--model`` accepts -> file name inside this folder. A new model
-#: (the planned ``music`` restoration model, ``configs/music_model.yaml``) is one entry here plus
-#: its file, ONNX export and ``<NAME>_MODEL_CARD.md``; help texts and errors list the names.
+#: is one entry here plus its file, its ONNX export and a model card; help texts and errors list
+#: the names.
 SHIPPED_MODELS = {"default": DEFAULT_MODEL}
 
 
@@ -41,10 +40,9 @@ def default_model_path() -> Path:
     return path
 
 
-def model_card_path(name: str = "default") -> Path:
-    """Path of a shipped model's model card (Markdown): ``MODEL_CARD.md`` for the default
-    model, ``<NAME>_MODEL_CARD.md`` for the others."""
-    return _HERE / ("MODEL_CARD.md" if name == "default" else f"{name.upper()}_MODEL_CARD.md")
+def model_card_path() -> Path:
+    """Path of the default model's model card (Markdown)."""
+    return _HERE / "MODEL_CARD.md"
 
 
 def shipped_models() -> dict[str, Path]:
