@@ -236,6 +236,24 @@ def test_the_waveform_metric_is_the_inference_path_on_fixed_validation_clips(dem
         WaveformValidation(cfg, [])
 
 
+def test_validation_clips_degrade_their_noise_with_the_runs_own_augment_group(demo_dir, tmp_path):
+    """With data.augment_test_noise the clips' noises go through the run's augment.noise (a
+    music run's clicks and hiss), not the defaults': the clips follow that section."""
+    from noisenil.training.validation import validation_clips
+
+    on = ["data.augment_test_noise=true", "train.validation_snrs=[10.0]"]
+    defaults = debug_cfg(demo_dir, tmp_path / "a", *on)
+    clicks = debug_cfg(demo_dir, tmp_path / "b", *on,
+                       "augment.noise={clicks: {p: 1.0, rate_hz: [20.0, 40.0]}}")
+    plain, clicked = validation_clips(defaults), validation_clips(clicks)
+    assert len(plain) == len(clicked) > 0
+    for (n_p, c_p), (n_c, c_c) in zip(plain, clicked):
+        # The same clean clip (up to the peak limit's gain) under a different noise.
+        np.testing.assert_allclose(c_p / np.max(np.abs(c_p)), c_c / np.max(np.abs(c_c)),
+                                   atol=1e-5)
+        assert abs(np.corrcoef(n_p - c_p, n_c - c_c)[0, 1]) < 0.99
+
+
 def test_history_keeps_one_row_per_saved_epoch(tmp_path):
     from noisenil.training.runs import trim_history
 

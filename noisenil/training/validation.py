@@ -67,7 +67,7 @@ def _clips(data_yaml: str, sample_rate: int, clips: int, seconds: float,
     from noisenil.config import config_from_dict
     from noisenil.data.testset import load_test_set
 
-    cfg = config_from_dict({"data": yaml.safe_load(data_yaml)})
+    cfg = config_from_dict(yaml.safe_load(data_yaml))
     files = max(1, -(-clips // len(snrs)))
     test_set = load_test_set(cfg, sample_rate=sample_rate, snrs=snrs, max_files=files,
                              split="val")
@@ -85,7 +85,10 @@ def validation_clips(cfg: Config) -> list[tuple[np.ndarray, np.ndarray]]:
         NoiseNilError: No validation split, or no usable clip (the message says which).
     """
     t = cfg.train
-    data_yaml = yaml.safe_dump(cfg.to_dict()["data"], sort_keys=True)
+    # The data section, and the augment section too: with ``data.augment_test_noise`` the
+    # clips' noises go through the run's own ``augment.noise`` group, not the defaults'.
+    sections = cfg.to_dict()
+    data_yaml = yaml.safe_dump({k: sections[k] for k in ("data", "augment")}, sort_keys=True)
     return list(_clips(data_yaml, cfg.audio.sample_rate, max(1, t.validation_clips),
                        float(t.validation_seconds), tuple(float(s) for s in t.validation_snrs)))
 
