@@ -12,9 +12,13 @@ from the clean music (``E = sum((y - clean)^2)`` over the click samples), and pr
 - ``click/music``: ``10 log10(E / sum(clean^2))`` at the click positions, in dB, before and after;
 - ``SI-SDR``: of the whole excerpt, for how much the method changed the music around the clicks.
 
+``--ideal`` adds the *ideal ratio mask* ``min(|S|/|X|, 1)``, floored at the first model's
+``min_gain_db``, applied with the noisy phase through that model's STFT: what the best possible
+mask head at the model's time-frequency resolution would remove (it knows the clean music).
+
 Usage:
     python bench/clicks.py MODEL [MODEL ...] --config configs/music_model.yaml
-        [--baselines wiener] [--max-files 17] [--seconds 10] [--out bench_clicks.csv]
+        [--baselines wiener] [--ideal] [--max-files 17] [--seconds 10] [--out bench_clicks.csv]
 
 MODEL is any form ``noisenil denoise --model`` takes (a ``.keras`` file, a run folder such as
 ``runs/music_model``, a shipped model's name).
@@ -33,6 +37,7 @@ from noisenil import load_config
 from noisenil.data.augment import clicks, draw_clicks
 from noisenil.data.augmenter import Augmenter
 from noisenil.data.testset import load_test_set
+from noisenil.dsp.features import istft, stft
 from noisenil.dsp.measures import si_sdr
 from noisenil.evaluation.methods import NOISY_INPUT, methods_for
 from noisenil.inference.denoiser import Denoiser
@@ -51,6 +56,20 @@ def add_clicks(clean: np.ndarray, sr: int, spec: dict, seed: int) -> tuple[np.nd
     return clicked.astype(np.float32), clicked != clean
 
 
+class IdealMask:
+    """The ideal ratio mask ``min(|S|/|X|, 1)`` floored at ``min_gain_db``, noisy phase."""
+
+    name = "ideal mask"
+
+    def __init__(self, stft_cfg, min_gain_db: float):
+        self.stft_cfg, self.floor = stft_cfg, 10.0 ** (min_gain_db / 20.0)
+
+    def __call__(self, noisy: np.ndarray, clean: np.ndarray) -> np.ndarray:
+        s, x = stft(clean, self.stft_cfg), stft(noisy, self.stft_cfg)
+        gain = np.clip(np.abs(s) / np.maximum(np.abs(x), 1e-12), self.floor, 1.0)
+        return istft(gain * x, self.stft_cfg, length=clean.size)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+")
@@ -58,6 +77,8 @@ def main(argv=None) -> int:
     parser.add_argument("--baselines", default="wiener")
     parser.add_argument("--max-files", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--ideal", action="store_true",
+                        help="add the ideal ratio mask at the first model's STFT and floor")
     parser.add_argument("--out", default="bench_clicks.csv")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -67,6 +88,7 @@ def main(argv=None) -> int:
     dens = [Denoiser.from_file(p) for p in paths]
     sr = dens[0].sample_rate
     methods = methods_for(zip(dens, paths), args.baselines)
+    ideal = IdealMask(dens[0].cfg.stft, dens[0].cfg.model.min_gain_db) if args.ideal else None
     test = load_test_set(cfg, sample_rate=sr, snrs=[20.0], max_files=args.max_files)
     rows = []
     for i, ex in enumerate(test.examples):
@@ -74,11 +96,13 @@ def main(argv=None) -> int:
         noisy, mask = add_clicks(clean, sr, spec, seed=i)
         music = float(np.sum(clean[mask] ** 2)) or 1e-12
         base = None
-        for m in methods:
-            y = m.fn(noisy, sr)[:clean.size]
+        outputs = [(m.name, m.fn(noisy, sr)[:clean.size]) for m in methods]
+        if ideal is not None:
+            outputs.append((IdealMask.name, ideal(noisy, clean)))
+        for name, y in outputs:
             energy = float(np.sum((y[mask] - clean[mask]) ** 2))
             base = energy if base is None else base
-            rows.append({"file": ex.name.split("@")[0], "method": m.name,
+            rows.append({"file": ex.name.split("@")[0], "method": name,
                          "click_samples": int(mask.sum()), "removed": 1.0 - energy / base,
                          "click_music_db": 10 * np.log10(max(energy, 1e-20) / music),
                          "si_sdr": si_sdr(clean, y)})

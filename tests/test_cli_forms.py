@@ -390,8 +390,10 @@ def test_help_has_no_markup_and_describes_every_option():
             if not action.help or action.help == "==SUPPRESS==":
                 undescribed.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
     assert undescribed == []
+    from noisenil.pretrained import shipped_models
+
     text = " ".join(_subparsers(parser)["evaluate"].format_help().split())
-    for form in ("a shipped model's name (default)", "a .keras file",
+    for form in (f"a shipped model's name ({', '.join(shipped_models())})", "a .keras file",
                  "a noisenil train run folder", "a tuning experiment folder (its best model)"):
         assert form in text
 

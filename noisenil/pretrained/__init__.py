@@ -1,5 +1,6 @@
 """The pretrained models shipped with the package, by name (:data:`SHIPPED_MODELS`): ``default``,
-the speech model used when no ``--model`` is given.
+the speech model used when no ``--model`` is given, and ``music``, the restoration model for old
+records (``MUSIC_MODEL_CARD.md``).
 
 ``default.keras`` is a ResNet-encoder U-Net (``resnet_unet`` on ``resnet_tiny``, mask head) for
 16 kHz speech, the winner of ``noisenil tune --config configs/speech_model.yaml`` trained on with
@@ -24,7 +25,9 @@ DEFAULT_MODEL = "default.keras"
 #: The shipped models: the name ``--model`` accepts -> file name inside this folder. A new model
 #: is one entry here plus its file, its ONNX export and a model card; help texts and errors list
 #: the names.
-SHIPPED_MODELS = {"default": DEFAULT_MODEL}
+SHIPPED_MODELS = {"default": DEFAULT_MODEL, "music": "music.keras"}
+#: Each shipped model's card (data, commands, budget, held-out figures) in this folder.
+MODEL_CARDS = {"default": "MODEL_CARD.md", "music": "MUSIC_MODEL_CARD.md"}
 
 
 def default_model_path() -> Path:
@@ -40,9 +43,16 @@ def default_model_path() -> Path:
     return path
 
 
-def model_card_path() -> Path:
-    """Path of the default model's model card (Markdown)."""
-    return _HERE / "MODEL_CARD.md"
+def model_card_path(name: str = "default") -> Path:
+    """Path of a shipped model's card (Markdown).
+
+    Raises:
+        NoiseNilError: ``name`` is not a shipped model's (the message lists them).
+    """
+    if name not in MODEL_CARDS:
+        raise NoiseNilError(f"model={name!r}: not a shipped model; choose one of "
+                            f"{', '.join(SHIPPED_MODELS)}")
+    return _HERE / MODEL_CARDS[name]
 
 
 def shipped_models() -> dict[str, Path]:
