@@ -17,11 +17,11 @@ pytest.importorskip("onnxruntime")
 TOLERANCE = 1e-4
 
 
-@pytest.fixture(scope="module")
-def pair():
-    """The default model run by onnxruntime and by Keras."""
-    onnx = Denoiser.from_file("default")
-    keras_den = Denoiser.from_file("default", runtime="keras")
+@pytest.fixture(scope="module", params=sorted(shipped_models()))
+def pair(request):
+    """Each shipped model run by onnxruntime and by Keras."""
+    onnx = Denoiser.from_file(request.param)
+    keras_den = Denoiser.from_file(request.param, runtime="keras")
     assert isinstance(onnx.model, OnnxNetwork) and not isinstance(keras_den.model, OnnxNetwork)
     return onnx, keras_den
 
