@@ -23,14 +23,7 @@ import numpy as np
 from noisenil import load_config
 from noisenil.data.testset import load_test_set
 from noisenil.dsp.audio_io import resample
-from noisenil.dsp.measures import si_sdr
-
-
-def energy_above_db(x: np.ndarray, sr: int, cutoff_hz: float) -> float:
-    """Energy of ``x`` above ``cutoff_hz`` relative to its total, dB (from its FFT)."""
-    spectrum = np.abs(np.fft.rfft(x)) ** 2
-    freqs = np.fft.rfftfreq(x.size, 1.0 / sr)
-    return float(10 * np.log10(max(spectrum[freqs > cutoff_hz].sum(), 1e-20) / spectrum.sum()))
+from noisenil.dsp.measures import band_energy_db, si_sdr
 
 
 def main(argv=None) -> int:
@@ -52,7 +45,8 @@ def main(argv=None) -> int:
             back = resample(resample(x, args.full_rate, rate), rate, args.full_rate)[:x.size]
             back = np.pad(back, (0, x.size - back.size))  # the round trip may lose a sample
             ceiling.append(si_sdr(x, back))
-            above.append(energy_above_db(x, args.full_rate, rate / 2))
+            above.append(band_energy_db(x, args.full_rate, rate / 2)
+                         - band_energy_db(x, args.full_rate))
         print(f"{rate:6d} Hz: SI-SDR ceiling median {np.median(ceiling):6.1f} dB, worst "
               f"{np.min(ceiling):6.1f} dB; energy above {rate / 2000:.2f} kHz median "
               f"{np.median(above):6.1f} dB, most {np.max(above):6.1f} dB")

@@ -21,7 +21,7 @@ from noisenil.data.layout import find_layout
 from noisenil.errors import NoiseNilError
 from noisenil.models.locate import find_models
 from noisenil.models.saving import resolve_model
-from noisenil.pretrained import default_model_path
+from noisenil.pretrained import default_model_path, shipped_models
 
 CONFIGS = PROJECT_ROOT / "configs"
 #: "0x real time" (or "0.0x"), not the end of "10x" or "7.0x".
@@ -390,8 +390,6 @@ def test_help_has_no_markup_and_describes_every_option():
             if not action.help or action.help == "==SUPPRESS==":
                 undescribed.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
     assert undescribed == []
-    from noisenil.pretrained import shipped_models
-
     text = " ".join(_subparsers(parser)["evaluate"].format_help().split())
     for form in (f"a shipped model's name ({', '.join(shipped_models())})", "a .keras file",
                  "a noisenil train run folder", "a tuning experiment folder (its best model)"):
@@ -402,8 +400,6 @@ def test_denoise_help_lists_the_shipped_models_and_an_unknown_name_lists_the_cho
                                                                                      capsys):
     import numpy as np
     import soundfile as sf
-
-    from noisenil.pretrained import shipped_models
 
     names = ", ".join(shipped_models())
     text = " ".join(_subparsers(build_parser())["denoise"].format_help().split())

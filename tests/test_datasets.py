@@ -14,6 +14,7 @@ from noisenil.errors import DatasetError
 from noisenil.dsp.features import segment_samples
 from noisenil.data.mixing import snr_db
 from noisenil.dsp.levels import REFERENCE_DBFS, active_rms
+from noisenil.dsp.measures import band_energy_db
 from tests.conftest import PROJECT_ROOT
 
 DEBUG = PROJECT_ROOT / "configs" / "debug.yaml"
@@ -246,9 +247,7 @@ def test_training_pairs_sit_at_the_level_inference_scales_to(demo, normalise):
 
 def energy_above(x, hz, sr=16000):
     """Share of ``x``'s energy above ``hz``, in dB."""
-    spec = np.abs(np.fft.rfft(x)) ** 2
-    freqs = np.fft.rfftfreq(x.size, 1 / sr)
-    return 10 * np.log10(spec[freqs > hz].sum() / spec.sum() + 1e-30)
+    return band_energy_db(x, sr, hz) - band_energy_db(x, sr)
 
 
 def fixture_source(audio_dir, rates, *extra):

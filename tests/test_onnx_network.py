@@ -11,7 +11,7 @@ from noisenil.dsp.audio_io import load_audio
 from noisenil.errors import ConfigError, NoiseNilError
 from noisenil.inference.denoiser import Denoiser
 from noisenil.inference.onnx_network import OnnxNetwork
-from noisenil.pretrained import shipped_models
+from noisenil.pretrained import model_card_path, shipped_models
 
 pytest.importorskip("onnxruntime")
 TOLERANCE = 1e-4
@@ -27,9 +27,10 @@ def pair(request):
 
 
 @pytest.mark.parametrize("name", sorted(shipped_models()))
-def test_every_shipped_model_has_its_onnx_export_beside_it(name):
+def test_every_shipped_model_has_its_onnx_export_and_its_card_beside_it(name):
     path = shipped_models()[name]
     assert path.is_file() and path.with_suffix(".onnx").is_file()
+    assert model_card_path(name).is_file()
 
 
 def test_onnx_network_matches_keras_on_real_features(pair, fixture_rows):

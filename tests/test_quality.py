@@ -14,7 +14,7 @@ from noisenil.errors import AudioError, ConfigError
 from noisenil.evaluation.perceptual import INSTALL_HINT, pesq_score, stoi_score
 from noisenil.evaluation.quality import audio_scores, available_metrics
 from noisenil.evaluation.spectrogram import spectrogram_mse, spectrogram_ssim
-from noisenil.dsp.measures import MAX_DB, segmental_snr, si_sdr, snr
+from noisenil.dsp.measures import MAX_DB, band_energy_db, segmental_snr, si_sdr, snr
 
 SR = 16000
 
@@ -230,3 +230,16 @@ def test_missing_eval_extra_gives_nan_and_the_install_hint(monkeypatch, rng, met
     out = audio_scores(x, x, sample_rate=SR, metrics=[metric, "snr"])
     assert math.isnan(out[metric])
     assert out["snr"] == MAX_DB
+
+
+def test_band_energy_splits_a_signal_by_frequency_and_sums_channels():
+    sr = 16000
+    t = np.arange(sr) / sr
+    low, high = np.sin(2 * np.pi * 1000 * t), 0.5 * np.sin(2 * np.pi * 5000 * t)
+    x = low + high
+    # The 5 kHz tone carries 0.25 / 1.25 of the energy: -6.99 dB of the whole.
+    assert band_energy_db(x, sr, 3000.0) - band_energy_db(x, sr) == pytest.approx(-6.99, abs=0.01)
+    assert band_energy_db(x, sr, 0.0, 3000.0) == pytest.approx(band_energy_db(low, sr), abs=1e-6)
+    stereo = np.stack([x, x], axis=1)   # (samples, channels): twice the energy
+    twice = band_energy_db(stereo, sr, axis=0) - band_energy_db(x, sr)
+    assert twice == pytest.approx(3.01, abs=0.01)

@@ -1,4 +1,4 @@
-"""Waveform measures: SNR, segmental SNR and SI-SDR, in numpy.
+"""Waveform measures: SNR, segmental SNR, SI-SDR and band energy, in numpy.
 
 Conventions:
 
@@ -106,3 +106,22 @@ def si_sdr(ref: np.ndarray, est: np.ndarray) -> float:
     alpha = float(np.dot(e, r)) / (float(np.dot(r, r)) + _EPS)
     target = alpha * r
     return _ratio_db(float(np.sum(target ** 2)), float(np.sum((e - target) ** 2)))
+
+
+def band_energy_db(x: np.ndarray, sample_rate: float, low_hz: float = 0.0,
+                   high_hz: float = math.inf, *, axis: int = -1) -> float:
+    """Energy of ``x`` in the band ``low_hz <= f < high_hz``, dB re 1, from one FFT of the whole
+    signal along ``axis`` (other axes, e.g. channels, summed). ``band_energy_db(x, sr, f) -
+    band_energy_db(x, sr)`` is the share of the energy above ``f``.
+
+    Args:
+        x: Waveform, samples along ``axis``.
+        sample_rate: Hz.
+        low_hz, high_hz: The band's edges, Hz.
+        axis: The time axis.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    spectrum = np.abs(np.fft.rfft(x, axis=axis)) ** 2
+    freqs = np.fft.rfftfreq(x.shape[axis], 1.0 / sample_rate)
+    band = np.moveaxis(spectrum, axis, -1)[..., (freqs >= low_hz) & (freqs < high_hz)]
+    return float(10.0 * math.log10(float(band.sum()) + _EPS))
