@@ -236,12 +236,15 @@ class StreamingDenoiser:
         ready = self._next_chunk
         while ready < len(plan.starts) and (last or self._frames_done >= plan.end_of(ready)):
             ready += 1
+        pulled = []  # pulled group by group: a long block must not grow the buffers to its length
         for first in range(self._next_chunk, ready, self.den.batch_size):
             group = range(first, min(first + self.den.batch_size, ready))
             self._denoise_chunks(group)
             self._emit_frames(plan.final_before(group[-1]))
+            pulled.append(self._istft.pull())
         self._next_chunk = ready
-        y = self._istft.pull(last=last)
+        pulled.append(self._istft.pull(last=last))
+        y = np.concatenate(pulled, axis=-1)
         out = self._from_model(y.T.astype(np.float32), last=last)
         if not last:
             out = out[:max(0, self.frames - self._out_seen)]
