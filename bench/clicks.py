@@ -18,7 +18,8 @@ mask head at the model's time-frequency resolution would remove (it knows the cl
 
 Usage:
     python bench/clicks.py MODEL [MODEL ...] --config configs/music_model.yaml
-        [--baselines wiener] [--ideal] [--max-files 17] [--seconds 10] [--out bench_clicks.csv]
+        [--baselines wiener] [--ideal] [--max-files 17] [--seconds 10] [--split test|val]
+        [--out bench_clicks.csv]
 
 MODEL is any form ``noisenil denoise --model`` takes (a ``.keras`` file, a run folder such as
 ``runs/music_model``, a shipped model's name).
@@ -79,6 +80,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--ideal", action="store_true",
                         help="add the ideal ratio mask at the first model's STFT and floor")
+    parser.add_argument("--split", default="test", choices=["test", "val"],
+                        help="held-out split the clean files come from (val: for choosing "
+                             "settings without looking at the test split)")
     parser.add_argument("--out", default="bench_clicks.csv")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -89,7 +93,8 @@ def main(argv=None) -> int:
     sr = dens[0].sample_rate
     methods = methods_for(zip(dens, paths), args.baselines)
     ideal = IdealMask(dens[0].cfg.stft, dens[0].cfg.model.min_gain_db) if args.ideal else None
-    test = load_test_set(cfg, sample_rate=sr, snrs=[20.0], max_files=args.max_files)
+    test = load_test_set(cfg, sample_rate=sr, snrs=[20.0], max_files=args.max_files,
+                         split=args.split)
     rows = []
     for i, ex in enumerate(test.examples):
         clean = ex.clean[:int(args.seconds * sr)]
@@ -113,7 +118,7 @@ def main(argv=None) -> int:
     stats = frame.groupby("method").agg(
         removed_median=("removed", "median"), removed_min=("removed", "min"),
         click_music_db=("click_music_db", "median"), si_sdr=("si_sdr", "median")).loc[order]
-    print(f"{frame.file.nunique()} test files of {args.config}, first {args.seconds:g} s each, "
+    print(f"{frame.file.nunique()} {args.split} files of {args.config}, first {args.seconds:g} s each, "
           f"clicks of augment.noise.clicks (medians over files; removed vs {NOISY_INPUT})")
     print(stats.round(3).to_string())
     return 0

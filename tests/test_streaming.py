@@ -55,6 +55,22 @@ def test_streamed_equals_whole_signal_denoising(sr, channels, seconds, block, ho
     assert error_db(y, whole) < -60.0
 
 
+def test_declicking_stream_equals_whole_signal_and_changes_the_output(rng):
+    """``declick.enabled`` puts the declicker (with its look-ahead) into the one path."""
+    from noisenil.data.augment import clicks
+
+    t = np.arange(int(3.2 * 44100)) / 44100
+    tone = 0.3 * np.sin(2 * np.pi * 330 * t) + 0.1 * np.sin(2 * np.pi * 1250 * t)
+    x = np.stack([clicks(tone, 44100, rng, rate_hz=5.0, width_ms=[0.2, 1.0],
+                         amplitude=[0.2, 0.5]) for _ in range(2)], axis=1).astype(np.float32)
+    model = tiny_model("unet")
+    on = Denoiser(model, load_config(overrides=["declick.enabled=true"]))
+    whole = on.denoise(x.T, sample_rate=44100).T
+    assert error_db(streamed(on, x, 44100, 777), whole) < -60.0
+    off = Denoiser(model, load_config()).denoise(x.T, sample_rate=44100).T
+    assert error_db(off, whole) > -40.0  # the clicks' samples differ
+
+
 @pytest.mark.parametrize("name", list_models())
 def test_every_registered_model_streams_like_the_whole_signal(name, rng):
     cfg = load_config(overrides=["patches.chunk_width=256", "patches.chunk_overlap=32"])

@@ -40,6 +40,7 @@ from noisenil.config.sections import (
     AudioConfig,
     AugmentConfig,
     DataConfig,
+    DeclickConfig,
     FeatureConfig,
     PatchConfig,
     StftConfig,
@@ -47,7 +48,8 @@ from noisenil.config.sections import (
 from noisenil.config.shipped import find_config, shipped_configs
 
 __all__ = [
-    "AudioConfig", "AugmentConfig", "Config", "DataConfig", "FeatureConfig", "ModelConfig",
+    "AudioConfig", "AugmentConfig", "Config", "DataConfig", "DeclickConfig",
+    "FeatureConfig", "ModelConfig",
     "PatchConfig", "StftConfig", "TrainConfig", "TuneConfig", "apply_overrides", "as_config",
     "config_from_dict", "find_config", "load_config", "metric_direction", "parse_override",
     "read_yaml", "save_config", "shipped_configs",

@@ -22,6 +22,7 @@ from noisenil.config.sections import (
     AudioConfig,
     AugmentConfig,
     DataConfig,
+    DeclickConfig,
     FeatureConfig,
     PatchConfig,
     StftConfig,
@@ -41,6 +42,7 @@ class Config:
     stft: StftConfig = field(default_factory=StftConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     patches: PatchConfig = field(default_factory=PatchConfig)
+    declick: DeclickConfig = field(default_factory=DeclickConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

@@ -110,6 +110,30 @@ class PatchConfig:
 
 
 @dataclass
+class DeclickConfig:
+    """Time-domain click removal at the network's rate, before the features
+    (:mod:`noisenil.dsp.declick`; the shipped music model turns it on).
+
+    Attributes:
+        enabled: Run the declicker in the inference path.
+        order: Order of the autoregressive model that detects and fills the clicks.
+        threshold: Detection threshold, in robust standard deviations of the model's
+            prediction error (higher: fewer, louder clicks found, fewer false alarms).
+        max_click_ms: Longest stretch treated as a click, in ms (longer ones are left alone).
+    """
+
+    enabled: bool = False
+    order: int = 32
+    threshold: float = 8.0
+    max_click_ms: float = 6.0
+
+    def __post_init__(self):
+        number("declick.order", self.order, lo=1, hi=256, integer=True)
+        number("declick.threshold", self.threshold, lo=1.0, hi=100.0)
+        number("declick.max_click_ms", self.max_click_ms, lo=0.05, hi=50.0, unit=" ms")
+
+
+@dataclass
 class DataConfig:
     """Where training data comes from and how examples are drawn (see :mod:`noisenil.data.datasets`).
 

@@ -12,7 +12,8 @@ about one inference chunk (``patches.chunk_width`` frames, 4 s at the defaults) 
    output before them), brought to the reference level; ``1/g`` is applied to the output, so
    ``denoise(a * x) = a * denoise(x)``. Silence and near-silence pass through unchanged;
 1. resample each block to the network's rate (a streaming soxr resampler: bit-identical to the
-   one-shot one);
+   one-shot one); with ``declick.enabled``, remove clicks in the time domain
+   (:class:`~noisenil.dsp.declick.Declicker`, a look-ahead of about 30 ms);
 2. cut STFT frames as soon as their samples are in (``center=False`` on the buffered samples
    gives the frames of the whole-signal ``center=True`` STFT at the same positions; the
    ``n_fft // 2`` zeros of the centre padding are added at both ends, and ``ceil(n_fft / hop) -
@@ -107,6 +108,13 @@ class StreamingDenoiser:
         self._to_model = _Resampler(self.sample_rate, msr, channels, quality)
         self._from_model = _Resampler(msr, self.sample_rate, channels, quality)
         self._m_total = resampled_length(self.frames, self.sample_rate, msr)
+        d = cfg.declick
+        self._declick = None
+        if d.enabled:  # imported here: scipy.signal costs a speech model's start-up 0.3 s
+            from noisenil.dsp.declick import Declicker
+
+            self._declick = Declicker(msr, channels, order=d.order, threshold=d.threshold,
+                                      max_click_ms=d.max_click_ms)
         self._m_seen = 0
         # Frames past the centre-padded end, so the last samples get full window coverage.
         self._tail = -(-self._n_fft // self._hop) - 1
@@ -226,6 +234,8 @@ class StreamingDenoiser:
             m = np.concatenate([m, np.zeros((self._m_total - self._m_seen, self.channels),
                                             np.float32)])
             self._m_seen = self._m_total
+        if self._declick is not None:  # delays the samples; all of them are out at ``last``
+            m = self._declick(m, last=last)
         self._samples = np.concatenate([self._samples, m.T], axis=1)
         if last:  # the centre padding at the end, and the tail frames' samples
             pad = self._half + self._tail * self._hop
