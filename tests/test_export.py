@@ -69,12 +69,14 @@ def keras_out(net: keras.Model, x: np.ndarray) -> np.ndarray:
 
 def check_dims(dims, cfg: Config, family: str, fmt: str) -> bool:
     """The exported input dims are (batch, n_bins, time, channels); returns whether time is
-    dynamic. The simplest network must stay dynamic in every format."""
+    dynamic. The simplest network and the shipped speech model's family must stay dynamic in
+    every format."""
     n_bins, channels = cfg.stft.n_bins, cfg.features.channels
     assert list(dims[1:2]) == [n_bins] and list(dims[3:]) == [channels], dims
     dynamic = dims[2] in (None, -1) or isinstance(dims[2], str)
     assert dynamic or dims[2] == cfg.patches.width, dims
-    if family == "dncnn" or (family == "two_stage_unet" and fmt == "tflite"):
+    # resnet_unet's up-sampling is one ResizeBilinear on TensorFlow: dynamic in every format.
+    if family in ("dncnn", "resnet_unet") or (family == "two_stage_unet" and fmt == "tflite"):
         assert dynamic, f"{family} {fmt}: time axis not dynamic ({dims})"
     return dynamic
 

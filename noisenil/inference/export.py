@@ -23,10 +23,10 @@ beyond ``n_bins`` are zero padding, cut from the output).
 Input shape: the export first tries batch and time dynamic, ``(None, freq, None, channels)``. A
 network that cannot be traced or converted that way gets the time axis fixed at the patch width,
 ``(None, freq, patches.width, channels)``, and for TFLite then also batch 1. Measured with TF
-2.21 and Keras 3.15: time is dynamic for every family and format except ``resnet_unet`` in every
-format (Keras' bilinear ``UpSampling2D`` cannot be traced with a partly known shape) and ``unet``
-as TFLite (``UpSampling2D``'s ``repeat`` loses the channel count, which TFLite convolutions
-need). The shape used is logged, and the file records it (the SavedModel signature, TFLite's
+2.21 and Keras 3.15: time is dynamic for every family and format except ``unet`` as TFLite
+(``UpSampling2D``'s ``repeat`` loses the channel count, which TFLite convolutions need;
+``resnet_unet``'s :class:`~noisenil.models.layers.BilinearUpsample2x` is one ``ResizeBilinear``
+on TensorFlow and stays dynamic everywhere). The shape used is logged, and the file records it (the SavedModel signature, TFLite's
 ``shape_signature``, the ONNX input's dims). With a fixed width, feed chunks of exactly that many
 frames (pad the last one).
 """
