@@ -24,12 +24,10 @@ import numpy as np
 
 
 def _onnx_path(model: str) -> Path:
-    import noisenil.pretrained as pretrained
+    from noisenil.pretrained import shipped_models
 
-    if model in pretrained.SHIPPED_MODELS:
-        return (Path(pretrained.__file__).parent
-                / pretrained.SHIPPED_MODELS[model]).with_suffix(".onnx")
-    return Path(model)
+    shipped = shipped_models()
+    return shipped[model].with_suffix(".onnx") if model in shipped else Path(model)
 
 
 def main(argv: list[str] | None = None) -> int:

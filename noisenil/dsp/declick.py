@@ -10,16 +10,20 @@ Rayner 1990; Godsill & Rayner, *Digital Audio Restoration*, 1998, ch. 5):
    order ``order`` (Yule-Walker on the Hann-windowed segment and its context).
 2. **Detect.** The prediction error ``e[n] = x[n] - sum_k a_k x[n-k]`` of music is small and
    smooth; a click makes it jump. Samples with ``|e| > threshold * sigma`` are flagged, ``sigma``
-   the robust (median absolute) scale of ``e`` over the segment, and neighbouring flags closer
-   than ``order`` samples merge into one gap, widened by :data:`GUARD` samples each side. A gap
-   longer than ``max_click_ms`` is not a click (a drum's attack, a plosive) and is left alone.
+   the robust (median absolute) scale of ``e`` over the segment and its context, and
+   neighbouring flags closer than ``order`` samples merge into one gap, widened by :data:`GUARD`
+   samples each side. A gap longer than ``max_click_ms`` is not a click (a drum's attack, a
+   plosive) and is left alone, and so is a segment with more than :data:`MAX_RATE_HZ` gaps a
+   second within :data:`RATE_WINDOW_S` of it (a signal impulsive by nature: a sawtooth's edges,
+   dense percussion).
 3. **Interpolate.** The gap's samples are replaced by those that minimise the prediction error
    energy over the gap and ``order`` samples either side, given the samples around it (the
    least-squares AR interpolator): the music continues through the gap as the model predicts.
+   A fill peaking above :data:`FILL_LIMIT` times the samples around the gap is not used.
 
 Samples outside the gaps are returned unchanged, bit for bit: clean music without clicks passes
 through exactly (``tests/test_declick.py``). :class:`Declicker` runs the stage on a stream of
-blocks with a fixed look-ahead (:meth:`Declicker.delay` samples); blocks of any size give the same
+blocks with a fixed look-ahead (:attr:`Declicker.delay` samples); blocks of any size give the same
 output as the whole signal.
 """
 
@@ -29,7 +33,10 @@ import numpy as np
 import scipy.linalg
 import scipy.signal
 
+from noisenil.config import DeclickConfig
 from noisenil.errors import AudioError
+
+_DEFAULTS = DeclickConfig()
 
 #: Length of the segments the AR model is fitted to, in seconds (about 23 ms).
 SEGMENT_S = 0.0232
@@ -172,8 +179,9 @@ class Declicker:
         max_click_ms: Longest gap treated as a click, in ms.
     """
 
-    def __init__(self, sample_rate: int, channels: int, *, order: int = 32,
-                 threshold: float = 8.0, max_click_ms: float = 6.0):
+    def __init__(self, sample_rate: int, channels: int, *, order: int = _DEFAULTS.order,
+                 threshold: float = _DEFAULTS.threshold,
+                 max_click_ms: float = _DEFAULTS.max_click_ms):
         if order < 1:
             raise AudioError(f"declick order={order}: must be >= 1")
         self.order, self.threshold = int(order), float(threshold)
@@ -189,6 +197,12 @@ class Declicker:
         self._base = 0       # absolute index of self._buf[0]
         self._next = 0       # absolute start of the next segment to process
         self._out = 0        # absolute index of the next sample to hand out
+
+    @classmethod
+    def from_config(cls, sample_rate: int, channels: int, cfg: DeclickConfig) -> Declicker:
+        """The declicker of a ``declick`` config section (``enabled`` is the caller's business)."""
+        return cls(sample_rate, channels, order=cfg.order, threshold=cfg.threshold,
+                   max_click_ms=cfg.max_click_ms)
 
     def __call__(self, block: np.ndarray, *, last: bool = False) -> np.ndarray:
         """Feed ``(samples, channels)`` float32; returns the samples that are final."""

@@ -26,8 +26,8 @@ network that cannot be traced or converted that way gets the time axis fixed at 
 2.21 and Keras 3.15: time is dynamic for every family and format except ``unet`` as TFLite
 (``UpSampling2D``'s ``repeat`` loses the channel count, which TFLite convolutions need;
 ``resnet_unet``'s :class:`~noisenil.models.layers.BilinearUpsample2x` is one ``ResizeBilinear``
-on TensorFlow and stays dynamic everywhere). The shape used is logged, and the file records it (the SavedModel signature, TFLite's
-``shape_signature``, the ONNX input's dims). With a fixed width, feed chunks of exactly that many
+on TensorFlow and stays dynamic everywhere). The shape used is logged, and the file records it
+(the SavedModel signature, TFLite's ``shape_signature``, the ONNX input's dims). With a fixed width, feed chunks of exactly that many
 frames (pad the last one).
 """
 

@@ -113,8 +113,7 @@ class StreamingDenoiser:
         if d.enabled:  # imported here: scipy.signal costs a speech model's start-up 0.3 s
             from noisenil.dsp.declick import Declicker
 
-            self._declick = Declicker(msr, channels, order=d.order, threshold=d.threshold,
-                                      max_click_ms=d.max_click_ms)
+            self._declick = Declicker.from_config(msr, channels, d)
         self._m_seen = 0
         # Frames past the centre-padded end, so the last samples get full window coverage.
         self._tail = -(-self._n_fft // self._hop) - 1
