@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 
 import keras
@@ -19,6 +20,9 @@ from noisenil.training.strategy import precision_policy
 from noisenil.training.trainer import train
 
 DEBUG = str(PROJECT_ROOT / "configs" / "debug.yaml")
+#: The debug config runs its steps eagerly (at its sizes tracing costs more than training);
+#: the tests of the traced steps, what every real run uses, ask for them.
+TRACED = "train.run_eagerly=false"
 
 
 def debug_cfg(demo_dir, run_dir, *overrides):
@@ -27,7 +31,7 @@ def debug_cfg(demo_dir, run_dir, *overrides):
 
 
 def test_a_run_writes_its_folder_and_a_loadable_model(demo_dir, tmp_path):
-    cfg = debug_cfg(demo_dir, tmp_path / "run", "train.tensorboard=true")
+    cfg = debug_cfg(demo_dir, tmp_path / "run", "train.tensorboard=true", TRACED)
     res = train(cfg, progress=False)
     run = tmp_path / "run"
     assert res.epochs_done == 2 and res.resumed_from == 0
@@ -87,6 +91,19 @@ def test_a_config_path_with_overrides_trains_as_the_loaded_config_does(demo_dir,
     assert err.value.key == "train.epochs" and not (tmp_path / "no").exists()
 
 
+def test_eager_steps_train_as_the_traced_ones(demo_dir, tmp_path, caplog):
+    """train.run_eagerly skips tracing (the tests' tiny runs), not any arithmetic."""
+    tiny = ["train.epochs=1", "data.train_patches=8", "data.val_patches=4"]
+    traced = train(debug_cfg(demo_dir, tmp_path / "traced", *tiny, TRACED), progress=False)
+    with caplog.at_level(logging.INFO, logger="noisenil.training.trainer"):
+        eager = train(debug_cfg(demo_dir, tmp_path / "eager", *tiny, "train.run_eagerly=true"),
+                      progress=False)
+    assert "train.run_eagerly=true" in caplog.text
+    assert sorted(eager.history) == sorted(traced.history)
+    for key, values in traced.history.items():
+        assert eager.history[key] == pytest.approx(values, rel=1e-3, abs=1e-4), key
+
+
 def test_step_schedule_divides_the_learning_rate(demo_dir, tmp_path):
     assert [step_decay(1e-3, 0.1, 2)(e, 0) for e in range(5)] == pytest.approx(
         [1e-3, 1e-3, 1e-4, 1e-4, 1e-5])
@@ -119,7 +136,7 @@ def test_mirrored_strategy_trains_on_two_logical_cpu_devices(demo_dir, tmp_path)
         from noisenil.training.trainer import train
         cfg = load_config({DEBUG!r}, overrides=["data.demo_dir={demo_dir}",
             "train.run_dir={tmp_path / 'run'}", "train.strategy=mirrored",
-            "train.tensorboard=false", "train.epochs=1"])
+            "train.tensorboard=false", "train.epochs=1", "{TRACED}"])
         res = train(cfg, progress=False)
         print(json.dumps({{"replicas": tf.distribute.MirroredStrategy().num_replicas_in_sync,
                           "epochs": res.epochs_done, "loss": res.history["loss"]}}))
@@ -142,7 +159,7 @@ def test_cli_train(demo_dir, tmp_path, capsys):
 def test_mixed_precision_trains_and_restores_the_global_policy(demo_dir, tmp_path):
     before = keras.config.dtype_policy().name
     res = train(debug_cfg(demo_dir, tmp_path / "run", "train.precision=mixed_float16",
-                          "train.epochs=1"), progress=False)
+                          "train.epochs=1", TRACED), progress=False)
     assert np.isfinite(res.history["loss"][0]) and np.isfinite(res.best)
     assert keras.config.dtype_policy().name == before
 
@@ -157,7 +174,7 @@ def test_mixed_precision_trains_and_restores_the_global_policy(demo_dir, tmp_pat
     assert 1 <= first <= 4
     # Resuming reloads inside the policy: the loss-scaling optimizer comes back whole.
     resumed = train(debug_cfg(demo_dir, tmp_path / "run", "train.precision=mixed_float16",
-                              "train.epochs=2"), progress=False)
+                              "train.epochs=2", TRACED), progress=False)
     assert (resumed.resumed_from, resumed.epochs_done) == (1, 2)
     model, second = applied_steps()
     assert first + 1 <= second <= first + 4  # counted on from the first run's, 4 batches

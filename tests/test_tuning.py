@@ -54,7 +54,8 @@ def trial_records(project: Path) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def three_model_sweep(demo_dir, tmp_path_factory):
     """The debug sweep (three models, two trials each), run once for the tests that read it."""
-    cfg = debug_cfg(demo_dir, tmp_path_factory.mktemp("sweep"), "train.tensorboard=true")
+    cfg = debug_cfg(demo_dir, tmp_path_factory.mktemp("sweep"), "train.tensorboard=true",
+                    "train.validation_clips=0")  # val_snr objective: no waveform clips needed
     return cfg, tune(cfg, progress=False)
 
 
@@ -107,7 +108,8 @@ def test_the_default_objective_is_the_waveform_metric(demo_dir, tmp_path):
     fixed validation clips through the inference path, in trials.csv and the best record."""
     cfg = load_config(DEBUG, overrides=[f"data.demo_dir={demo_dir}",
                                         f"tune.results_dir={tmp_path}", "tune.models=[unet]",
-                                        "train.tensorboard=false", "tune.keep_trial_weights=true"])
+                                        "train.tensorboard=false", "tune.keep_trial_weights=true",
+                                        "train.run_eagerly=false"])  # traced, as real sweeps
     assert cfg.tune.objective == "val_delta_si_sdr" and cfg.tune.mode == "max"
     res = tune(cfg, progress=False)
     assert list(res.trials.columns[:4]) == ["model", "trial_id", "status", "val_delta_si_sdr"]
@@ -303,7 +305,7 @@ def test_mirrored_tuning_on_two_logical_cpu_devices(demo_dir, tmp_path):
         from noisenil.config import load_config
         from noisenil.tuning.experiment import tune
         cfg = load_config({DEBUG!r}, overrides={overrides(demo_dir, tmp_path)!r} + [
-            "tune.models=[unet]", "tune.strategy=mirrored"])
+            "tune.models=[unet]", "tune.strategy=mirrored", "train.run_eagerly=false"])
         res = tune(cfg, progress=False)
         print(json.dumps({{"status": res.trials["status"].tolist(),
                           "score": res.trials["val_snr"].tolist()}}))

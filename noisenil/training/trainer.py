@@ -235,6 +235,9 @@ def train(cfg: Config | str | os.PathLike | None, *, overrides: Iterable[str] = 
         checkpoint = next(c for c in callbacks if isinstance(c, keras.callbacks.ModelCheckpoint))
         callbacks.append(RunState(run_dir, checkpoint, spent_s=spent, max_minutes=t.max_minutes,
                                   clock=t.budget_clock))
+        model.run_eagerly = t.run_eagerly
+        if t.run_eagerly:
+            logger.info("train.run_eagerly=true: the training and validation steps run untraced")
         hypermodel.fit(hp, model, train_data, validation_data=val_data, callbacks=callbacks,
                        **fit_kwargs)
     state = read_state(run_dir)

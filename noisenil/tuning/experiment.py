@@ -87,8 +87,8 @@ logger = logging.getLogger(__name__)
 RESUMABLE_KEYS = frozenset({
     "tune.max_trials", "tune.strategy", "tune.results_dir", "tune.max_consecutive_failures",
     "tune.worker_lease_s",
-    "train.strategy", "train.run_dir", "train.tensorboard", "train.epochs", "train.monitor",
-    "train.monitor_mode", "model.name", "model.hparams", "data.workers",
+    "train.strategy", "train.run_dir", "train.tensorboard", "train.run_eagerly", "train.epochs",
+    "train.monitor", "train.monitor_mode", "model.name", "model.hparams", "data.workers",
     "data.use_multiprocessing", "data.pipeline", "data.demo_dir",
 })
 

@@ -123,6 +123,7 @@ class TrialRecorder:
                 callback.__class__ = AtomicSaveBestEpoch
         hp = trial.hyperparameters
         model = self._try_build(hp)
+        model.run_eagerly = self.cfg.train.run_eagerly
         results = self.hypermodel.fit(hp, model, *args, **kwargs)
         write_json(self._get_build_config_fname(trial.trial_id), model.get_build_config())
         tuner_utils.validate_trial_results(results, self.oracle.objective, "HyperModel.fit()")
